@@ -1,0 +1,111 @@
+"""The charge an EHR publishes on `billing.charges`: one service line, versioned.
+
+A charge is identified by `charge_id`; each correction is a new `version` of it. Fields a
+professional claim needs are typed here but may be missing or blank: a charge without a
+birth date is a failed charge a biller fixes in the Failed Charges report, not an
+undecodable message. Only what the pipeline needs to route and record the charge at all
+(its ids, company, patient id) is required by the contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from contracts.base import Contract, Identifier, Money, Text
+
+PayerType = Literal["medicare", "medicaid", "commercial", "workers_comp", "auto", "patient"]
+Sex = Literal["F", "M", "U"]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=16)]
+
+
+class Address(Contract):
+    line1: Text = ""
+    line2: Text = ""
+    city: Text = ""
+    state: Annotated[str, StringConstraints(max_length=2)] = ""
+    postal_code: Annotated[str, StringConstraints(max_length=10)] = ""
+
+
+class Patient(Contract):
+    id: Identifier
+    first_name: Text = ""
+    last_name: Text = ""
+    birth_date: dt.date | None = None
+    sex: Sex | None = None
+    address: Address | None = None
+
+
+class ChargePayer(Contract):
+    """One payer responsible for the charge; the list order is the billing order."""
+
+    payer_id: Identifier
+    name: Text = ""
+    payer_type: PayerType
+    member_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    group_number: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class Provider(Contract):
+    npi: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
+    name: Text = ""
+    tax_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+
+
+class Authorization(Contract):
+    """A prior authorization; dates and visit counts are optional (AUTHORIZATION_RANGE)."""
+
+    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] = ""
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    visits_authorized: Annotated[int, Field(ge=0, le=10000)] | None = None
+    visits_used: Annotated[int, Field(ge=0, le=10000)] | None = None
+
+
+class Charge(Contract):
+    type: Literal["Charge"] = "Charge"
+    schema_version: Literal[1] = 1
+
+    charge_id: Identifier
+    version: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    company_id: Identifier
+    practice_id: Identifier | None = None
+    location_id: Identifier | None = None
+
+    patient: Patient
+    payers: Annotated[list[ChargePayer], Field(max_length=10)] = []
+    rendering_provider: Provider = Provider()
+    billing_provider: Provider = Provider()
+
+    service_date: dt.date | None = None
+    procedure_code: Code | None = None
+    modifiers: Annotated[list[Code], Field(max_length=10)] = []
+    units: Annotated[int, Field(ge=-1000, le=1000)] | None = None
+    minutes: Annotated[int, Field(ge=0, le=1440)] | None = Field(
+        default=None, description="Treatment minutes for a timed code, when the EHR records them."
+    )
+    amount: Money | None = None
+    diagnoses: Annotated[list[Code], Field(max_length=20)] = Field(
+        default=[], description="ICD-10-CM codes; pointers below are 1-based into this list."
+    )
+    diagnosis_pointers: Annotated[list[int], Field(max_length=8)] = []
+    place_of_service: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4)] | None = None
+    prior_authorization: Authorization | None = None
+    claim_delay_until: dt.date | None = Field(
+        default=None, description="Hold the charge until this date; it is neither claimed nor failed before."
+    )
+    bill_id: Identifier | None = Field(
+        default=None, description="The existing bill this charge belongs to, when it is added to or corrects one."
+    )
+    submitted_at: dt.datetime | None = None
+
+    @property
+    def account(self) -> str:
+        """The topic key: one patient's charges stay in order on one partition."""
+        return f"{self.company_id}:{self.patient.id}"
+
+    @property
+    def primary_payer(self) -> ChargePayer | None:
+        return self.payers[0] if self.payers else None
