@@ -1,0 +1,71 @@
+"""Storage plumbing shared by the workers: one MetaData, engines, one unit of work.
+
+Each worker declares its own tables (in its `storage.py`) on this `metadata`; alembic
+migrations in `claimflow/migrations/` create them. SQLite in a file is the default;
+PostgreSQL is one URL away. Workers call storage from a thread (`asyncio.to_thread`) once
+per batch, so a blocking engine costs nothing on the event loop and keeps storage code
+plain and testable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy.pool import NullPool
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        # Several worker processes share one SQLite file: WAL lets readers run beside the
+        # writer, and busy_timeout makes a writer wait its turn instead of failing.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, say when a transaction begins (see _sqlite_begin).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Connection]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    with engine.begin() as conn:
+        yield conn
+
+
+def create_all(engine: Engine) -> None:
+    """Bring the schema to the newest migration (used by tests, `make run` and workers)."""
+    from claimflow.migrate import upgrade
+
+    upgrade(engine)
