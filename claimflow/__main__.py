@@ -1,0 +1,3 @@
+from claimflow.cli import app
+
+app()

@@ -1,0 +1,69 @@
+"""The `claimflow` command: workers, the broker, the database, reports and the demo run."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated
+
+import typer
+
+from claimflow.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, help="claimflow: a billing pipeline for therapy practices.")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+app.add_typer(db_app, name="db")
+
+#: worker name -> module with `build(settings) -> faust.App`
+WORKERS = {
+    "formatter": "workers.formatter.agent",
+    "posting": "workers.posting.agent",
+    "reprocess": "workers.reprocess.agent",
+}
+
+
+def _mount(module: str, name: str, help: str) -> None:
+    try:
+        sub = importlib.import_module(module).app
+    except ModuleNotFoundError as exc:
+        if exc.name != module:  # the module exists but something it needs is missing: say so
+            raise
+        return
+    app.add_typer(sub, name=name, help=help)
+
+
+_mount("claimflow.broker.cli", "kafka", "Start, stop or inspect the project's Kafka broker.")
+_mount("workers.posting.cli", "bills", "Bills, ledgers and A/R reports from bill state.")
+_mount("workers.report.cli", "failures", "The Failed Charges report and reprocessing.")
+_mount("claimflow.demo", "demo", "The demo `make run` drives.")
+
+
+@app.command()
+def worker(
+    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(WORKERS)}")],
+) -> None:
+    """Run one worker until SIGTERM or Ctrl-C (finishes the batch in hand, then stops)."""
+    import faust
+
+    from claimflow.db import create_all, make_engine
+    from claimflow.logs import configure
+
+    if name not in WORKERS:
+        raise typer.BadParameter(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")
+    settings = get_settings()
+    configure(settings.log_level, settings.log_format)
+    create_all(make_engine(settings.database_url))
+    faust_app = importlib.import_module(WORKERS[name]).build(settings)
+    faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database at CLAIMFLOW_DATABASE_URL to the newest migration."""
+    from claimflow.db import create_all, make_engine
+
+    create_all(make_engine(get_settings().database_url))
+    typer.echo("database is at the newest migration")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,6 @@
+"""Every table of every worker, on the one metadata (what alembic compares against)."""
+
+from claimflow.db import metadata
+from workers.formatter import tables as formatter_tables  # noqa: F401
+
+__all__ = ["metadata"]

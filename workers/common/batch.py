@@ -1,0 +1,211 @@
+"""The batch loop every worker runs: decode, handle in one transaction, publish, then ack.
+
+Guarantees, and the faust traps they avoid:
+- An exception must never escape the agent: faust would ack (and commit) the batch it was
+  handling, and those events would never come back. Undecodable input is dead-lettered;
+  a database outage is retried until the database returns (consumption pauses, nothing is
+  dead-lettered for it); a bug that one message triggers is isolated to that message,
+  which is dead-lettered with kind "internal" while the rest of the batch goes through.
+- Answers are published only after the database commit, and the batch is acked only after
+  they are delivered. A crash in between replays the batch; the handler recognises what it
+  already did by business keys and answers the same again.
+- SIGTERM lets the batch in hand finish (commit, publish) before the agent stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from claimflow.db import unit_of_work
+from claimflow.logs import get_logger
+from contracts.codec import DecodeError, decode
+from workers.common.deadletter import dead_letter
+from workers.common.messages import Incoming, Outgoing, Received
+
+M = TypeVar("M", bound=BaseModel)
+log = get_logger("claimflow.batch")
+
+Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
+
+
+class BatchHandler(Protocol[M]):
+    """A worker's domain step: given decoded messages, change state and say what to answer."""
+
+    name: str
+    models: tuple[type[M], ...]
+
+    def handle(self, conn: Connection, batch: Sequence[Incoming[M]]) -> list[Outgoing]: ...
+
+
+@dataclass
+class Stats:
+    """What a worker has done, for the progress line an on-call engineer reads."""
+
+    received: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    db_retries: int = 0
+    published: Counter[str] = field(default_factory=Counter)
+    last_batch_ms: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def summary(self) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        return {
+            "received": self.received,
+            "per_second": round(self.received / elapsed, 1),
+            "dead_lettered": self.dead_lettered,
+            "batches": self.batches,
+            "db_retries": self.db_retries,
+            "last_batch_ms": round(self.last_batch_ms, 1),
+            **{f"out.{topic}": n for topic, n in sorted(self.published.items())},
+        }
+
+
+class BatchRunner(Generic[M]):
+    def __init__(
+        self,
+        handler: BatchHandler[M],
+        engine: Engine,
+        publish: Publish,
+        *,
+        topic_prefix: str = "",
+        retry_delay: float = 0.5,
+        max_retry_delay: float = 10.0,
+    ) -> None:
+        self.handler = handler
+        self.engine = engine
+        self.publish = publish
+        self.prefix = topic_prefix
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.stats = Stats()
+        self.stopping = False
+
+    async def run(self, batches: AsyncIterable[Sequence[Received]]) -> None:
+        """Drive the loop over batches from a stream; returns when the stream stops."""
+        async for batch in batches:
+            work = asyncio.ensure_future(self.process(batch))
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # Stopping: finish the batch in hand so what it committed is also published
+                # before faust acks it.
+                self.stopping = True
+                await work
+                raise
+
+    async def process(self, batch: Sequence[Received]) -> None:
+        started = time.perf_counter()
+        good: list[Incoming[M]] = []
+        out: list[Outgoing] = []
+        for received in batch:
+            try:
+                good.append(Incoming(decode(received.value, *self.handler.models), received))
+            except DecodeError as exc:
+                out.append(self._dead(received, exc.kind, exc.message))
+        if good:
+            out[:0] = await self._transact(good)
+        await self._publish(out)
+        self.stats.received += len(batch)
+        self.stats.batches += 1
+        self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
+
+    def _dead(self, received: Received, kind: Any, error: str) -> Outgoing:
+        self.stats.dead_lettered += 1
+        log.warning(
+            "dead_letter",
+            worker=self.handler.name,
+            topic=received.topic,
+            partition=received.partition,
+            offset=received.offset,
+            kind=kind,
+            error=error,
+        )
+        return dead_letter(received, kind, error, self.handler.name, self.prefix)
+
+    async def _transact(self, good: list[Incoming[M]]) -> list[Outgoing]:
+        try:
+            return await self._with_db_retry(good)
+        except _HandlerBug:
+            # One message (or more) makes the handler raise. Find it by handling each message
+            # alone; the others still get their answers, the culprit is dead-lettered.
+            out: list[Outgoing] = []
+            for item in good:
+                try:
+                    out.extend(await self._with_db_retry([item]))
+                except _HandlerBug as bug:
+                    out.append(self._dead(item.source, "internal", bug.describe()))
+            return out
+
+    async def _with_db_retry(self, items: list[Incoming[M]]) -> list[Outgoing]:
+        delay = self.retry_delay
+        conflicts = 0
+        while True:
+            try:
+                return await asyncio.to_thread(self._handle_in_transaction, items)
+            except IntegrityError as exc:
+                # Another instance got there first (a rebalance); a retry reads its work and
+                # answers from it. Persisting conflicts are a bug, not a race.
+                conflicts += 1
+                if conflicts > 3:
+                    raise _HandlerBug(exc) from exc
+                log.warning("db_conflict_retry", worker=self.handler.name, attempt=conflicts)
+            except DBAPIError as exc:
+                self.stats.db_retries += 1
+                log.error(
+                    "database_unavailable",
+                    worker=self.handler.name,
+                    error=type(exc.orig).__name__ if exc.orig else type(exc).__name__,
+                    retry_in=delay,
+                )
+                if self.stopping:
+                    # Stopping with the database down: exit without acking so the batch is
+                    # redelivered to whoever takes the partitions next.
+                    log.error("exit_without_commit", worker=self.handler.name)
+                    os._exit(75)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+            except Exception as exc:
+                raise _HandlerBug(exc) from exc
+
+    def _handle_in_transaction(self, items: list[Incoming[M]]) -> list[Outgoing]:
+        with unit_of_work(self.engine) as conn:
+            return self.handler.handle(conn, items)
+
+    async def _publish(self, out: list[Outgoing]) -> None:
+        if not out:
+            return
+        delay = self.retry_delay
+        while True:
+            try:
+                await self.publish(out)
+                break
+            except Exception as exc:
+                # Answers are idempotent by key, so sending them again is safe; dropping
+                # them is not. Keep trying until the broker takes them.
+                log.error("publish_failed", worker=self.handler.name, error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+        self.stats.published.update(o.topic for o in out)
+
+
+class _HandlerBug(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+    def describe(self) -> str:
+        # The type and the first line only: exception text can quote input values.
+        first = str(self.cause).splitlines()[0] if str(self.cause) else ""
+        return f"handler error {type(self.cause).__name__}: {first[:200]}"

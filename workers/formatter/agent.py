@@ -1,0 +1,58 @@
+"""The formatter's faust app: charges in, runs through the batch loop, holds released.
+
+Thin on purpose: the agent turns faust events into batches for workers.common.batch, which
+decodes them, hands them to FormatterHandler in one transaction and publishes the answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import faust
+from sqlalchemy import Engine
+
+from claimflow.db import make_engine
+from claimflow.logs import get_logger
+from claimflow.settings import Settings
+from contracts.topics import CHARGES
+from workers.common.app import make_app, raw_topic
+from workers.common.batch import BatchRunner
+from workers.common.faust_glue import publisher, received_batches
+from workers.common.messages import Outgoing
+from workers.common.progress import report_progress
+from workers.formatter import storage
+from workers.formatter.handler import FormatterHandler, utcnow
+from workers.formatter.rules import RuleBook
+
+log = get_logger("claimflow.formatter")
+
+
+def build(settings: Settings, book: RuleBook | None = None) -> faust.App:
+    app = make_app("formatter", settings)
+    engine = make_engine(settings.database_url)
+    handler = FormatterHandler(book or RuleBook.default(), prefix=settings.topic_prefix)
+    publish = publisher(app)
+    runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix)
+    charges_topic = settings.topic(CHARGES)
+
+    @app.agent(raw_topic(app, charges_topic), concurrency=1, name="format-charges")
+    async def format_charges(stream: faust.StreamT[bytes]) -> None:
+        await runner.run(received_batches(stream, settings.run_max_charges, settings.run_max_seconds))
+
+    @app.timer(interval=30.0, name="release-held-charges")
+    async def release_held_charges() -> None:
+        # A held charge goes back on the charges topic on its date; the run that takes it
+        # treats it as new (its tracking row says "held", not final).
+        due = await asyncio.to_thread(_due_holds, engine, utcnow().date())
+        if due:
+            await publish([Outgoing(charges_topic, key.encode(), raw) for key, raw in due])
+            log.info("held_charges_released", count=len(due))
+
+    report_progress(app, "formatter", runner.stats)
+    return app
+
+
+def _due_holds(engine: Engine, today: dt.date) -> list[tuple[str, bytes]]:
+    with engine.connect() as conn:
+        return storage.due_holds(conn, today)

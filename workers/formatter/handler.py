@@ -1,0 +1,110 @@
+"""The formatter's batch step: decoded charges in, claims and failures out, in one run.
+
+Reads what it needs in a few queries, decides every outcome with the pure run
+(workers/formatter/run.py), writes the run and its tracking rows, and returns the answers
+to publish. A charge version seen before gets its stored answers again and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import orjson
+from sqlalchemy import Connection
+
+from contracts import Charge, RuleResult
+from contracts.topics import CHARGE_FAILURES, CLAIMS
+from workers.common.deadletter import dead_letter
+from workers.common.messages import Incoming, Outgoing
+from workers.formatter import storage
+from workers.formatter.history import History
+from workers.formatter.rules import RuleBook, evaluate, is_held
+from workers.formatter.rules.adapter import context_from_history
+from workers.formatter.run import RunResult, run_charges
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class FormatterHandler:
+    name = "formatter"
+    models: tuple[type[Charge], ...] = (Charge,)
+
+    def __init__(self, book: RuleBook, *, prefix: str = "", clock: Clock = utcnow) -> None:
+        self.book = book
+        self.prefix = prefix
+        self.clock = clock
+        self.claims_topic = f"{prefix}{CLAIMS}"
+        self.failures_topic = f"{prefix}{CHARGE_FAILURES}"
+
+    def evaluate(self, charge: Charge, history: History, today: dt.date) -> list[RuleResult]:
+        return evaluate(charge, context_from_history(history, today, self.book))
+
+    def handle(self, conn: Connection, batch: Sequence[Incoming[Charge]]) -> list[Outgoing]:
+        now = self.clock()
+        keys = [(i.message.charge_id, i.message.version) for i in batch]
+        done = storage.processed(conn, keys)
+        latest = storage.latest_versions(conn, [k[0] for k in keys])
+        out: list[Outgoing] = []
+        replay_claims: list[str] = []
+        fresh: list[Charge] = []
+        seen: set[tuple[str, int]] = set()
+        for item, key in zip(batch, keys, strict=True):
+            if key in seen:
+                continue  # the same charge version twice in one batch: one answer
+            seen.add(key)
+            if key in done:
+                row = done[key]
+                out.extend(self._stored(row["answers"]))
+                if row["claim_id"]:
+                    replay_claims.append(row["claim_id"])
+            elif latest.get(key[0], 0) > key[1]:
+                out.append(
+                    dead_letter(
+                        item.source,
+                        "invalid",
+                        f"charge {key[0]} version {key[1]} is older than version {latest[key[0]]} "
+                        "already handled; a stale version is not formatted",
+                        self.name,
+                        self.prefix,
+                    )
+                )
+            else:
+                fresh.append(item.message)
+        claims = storage.claim_json(conn, replay_claims)
+        out[:0] = [Outgoing(self.claims_topic, cid.encode(), raw) for cid, raw in claims.items()]
+        if fresh:
+            out.extend(self._run(conn, fresh, now))
+        return out
+
+    def _run(self, conn: Connection, charges: list[Charge], now: dt.datetime) -> list[Outgoing]:
+        run_number = storage.next_run(conn, now)
+        history = storage.load_history(conn, charges)
+        states = storage.failure_states(conn, [c.charge_id for c in charges])
+        result = run_charges(
+            charges, history, states, run_number=run_number, now=now,
+            evaluate=self.evaluate, is_held=is_held,
+        )
+        answers, out = self._answers(result)
+        storage.save_run(conn, result, answers, now)
+        storage.close_run(conn, run_number, result, now)
+        return out
+
+    def _answers(self, result: RunResult) -> tuple[dict[tuple[str, int], list[tuple[str, str, str]]], list[Outgoing]]:
+        out = [Outgoing.of(self.claims_topic, c.claim_id, c) for c in result.claims]
+        stored: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
+        for key, outcome in result.outcomes.items():
+            message = outcome.failure or outcome.resolved
+            if message is None:
+                continue
+            answer = Outgoing.of(self.failures_topic, key[0], message)
+            out.append(answer)
+            stored[key] = [(answer.topic, key[0], answer.value.decode())]
+        return stored, out
+
+    def _stored(self, answers: str) -> list[Outgoing]:
+        return [Outgoing(topic, key.encode(), value.encode()) for topic, key, value in orjson.loads(answers)]
