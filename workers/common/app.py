@@ -62,7 +62,7 @@ def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
         "table_cleanup_interval": 3600.0,
     }
     options.update(overrides)
-    return faust.App(f"claimflow-{worker}", **options)
+    return faust.App(f"{settings.topic_prefix}claimflow-{worker}", **options)
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:

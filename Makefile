@@ -1,0 +1,58 @@
+# The two commands: `make run` (the demo pipeline) and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test test-unit test-integration test-faults lint format schemas bench kafka-start kafka-stop kafka-status clean venv
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+## make run: start the broker, the workers and the report service, feed sample data, show progress.
+run: $(STAMP)
+	$(PY) -m claimflow demo run
+
+## make test: every test, against the real Kafka broker, SQLite and PostgreSQL.
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+test-faults: $(STAMP)
+	$(PY) -m pytest -m faults tests/faults
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## make schemas: regenerate contracts/schemas/*.json and docs/CONTRACTS.md from the models.
+schemas: $(STAMP)
+	$(PY) -m contracts.export
+
+kafka-start: $(STAMP)
+	$(PY) -m claimflow kafka start
+kafka-stop: $(STAMP)
+	$(PY) -m claimflow kafka stop
+kafka-status: $(STAMP)
+	$(PY) -m claimflow kafka status
+
+clean:
+	-$(PY) -m claimflow kafka stop
+	rm -rf var/run var/*.db* .pytest_cache .mypy_cache .ruff_cache
