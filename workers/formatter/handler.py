@@ -18,9 +18,8 @@ from contracts.topics import CHARGE_FAILURES, CLAIMS
 from workers.common.deadletter import dead_letter
 from workers.common.messages import Incoming, Outgoing
 from workers.formatter import storage
-from workers.formatter.history import History
-from workers.formatter.rules import RuleBook, evaluate, is_held
-from workers.formatter.rules.adapter import context_from_history
+from workers.formatter.history import History, rule_history
+from workers.formatter.rules import RuleBook, RuleContext, evaluate, is_held
 from workers.formatter.run import RunResult, run_charges
 
 Clock = Callable[[], dt.datetime]
@@ -42,7 +41,7 @@ class FormatterHandler:
         self.failures_topic = f"{prefix}{CHARGE_FAILURES}"
 
     def evaluate(self, charge: Charge, history: History, today: dt.date) -> list[RuleResult]:
-        return evaluate(charge, context_from_history(history, today, self.book))
+        return evaluate(charge, RuleContext(today=today, book=self.book, history=rule_history(history)))
 
     def handle(self, conn: Connection, batch: Sequence[Incoming[Charge]]) -> list[Outgoing]:
         now = self.clock()

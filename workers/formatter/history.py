@@ -8,10 +8,12 @@ patient's therapy total grows line by line.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from contracts import Charge
+from workers.formatter.rules import context as rules_context
 
 DupKey = tuple[str, str, dt.date, str, tuple[str, ...]]
 YtdKey = tuple[str, str, int, str]
@@ -82,3 +84,49 @@ class History:
     def record_sent(self, charge_id: str, version: int, bill_id: str) -> None:
         self.sent[charge_id] = SentLine(bill_id, version)
         self.bill_rejected[bill_id] = False
+
+
+class _BillView(Mapping[str, "rules_context.BillState"]):
+    """The rules' view of bills, computed from the run's live history on each look-up, so
+    charges claimed earlier in the same run count."""
+
+    def __init__(self, history: History) -> None:
+        self._h = history
+
+    def __getitem__(self, bill_id: str) -> rules_context.BillState:
+        if bill_id not in self._h.bill_rejected and not any(
+            s.bill_id == bill_id for s in self._h.sent.values()
+        ):
+            raise KeyError(bill_id)
+        sent = {cid: s.version for cid, s in self._h.sent.items() if s.bill_id == bill_id}
+        return rules_context.BillState(rejected=self._h.bill_rejected.get(bill_id, False), sent_versions=sent)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({s.bill_id for s in self._h.sent.values()} | set(self._h.bill_rejected))
+
+    def __len__(self) -> int:
+        return len(set(self))
+
+
+class _ChargeBills(Mapping[str, str]):
+    def __init__(self, history: History) -> None:
+        self._h = history
+
+    def __getitem__(self, charge_id: str) -> str:
+        return self._h.sent[charge_id].bill_id
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._h.sent)
+
+    def __len__(self) -> int:
+        return len(self._h.sent)
+
+
+def rule_history(history: History) -> rules_context.History:
+    """The rules' read-only view of this run's history (live: it sees later updates)."""
+    return rules_context.History(
+        claimed_keys=history.claimed,
+        therapy_ytd=history.therapy_ytd,  # type: ignore[arg-type]
+        bills=_BillView(history),
+        charge_bills=_ChargeBills(history),
+    )
