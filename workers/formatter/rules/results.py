@@ -1,0 +1,33 @@
+"""Building rule results, and the one notion of "missing" every rule shares.
+
+A rule whose input is missing yields nothing: REQUIRED_FIELD alone reports a missing
+field, so a biller sees one reason per gap, not one per rule that needed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
+
+from contracts.charge import Charge
+from contracts.claim import RuleResult
+
+if TYPE_CHECKING:
+    from workers.formatter.rules.context import RuleContext
+
+
+def blank(value: object) -> bool:
+    """None, or a string that is empty once stripped."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def error(code: str, message: str, field: str | None = None) -> RuleResult:
+    return RuleResult(code=code, message=message, field=field, severity="error")
+
+
+def warning(code: str, message: str, field: str | None = None) -> RuleResult:
+    return RuleResult(code=code, message=message, field=field, severity="warning")
+
+
+class Check(Protocol):
+    def __call__(self, charge: Charge, ctx: RuleContext, /) -> Iterable[RuleResult]: ...
