@@ -1,0 +1,377 @@
+"""Bill state, the ledger and the answers given, in SQL: batched, on one `Connection`.
+
+The agent opens one unit of work per batch of postings and calls each function here once
+per batch: load the batch's bills, its earlier answers, apply in memory, then save the
+changed bills, append the ledger lines and record the answers, all in that transaction.
+A duplicate `posting_id` finds its recorded answer and is answered with the same bytes.
+
+Types are portable (SQLite and PostgreSQL): money is Numeric(12, 2) read back as an exact
+two-place Decimal; a payer's individual refunds are a JSON list of decimal strings, never
+floats. The alembic migration is written from these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+from claimflow.db import metadata
+from contracts.base import format_money
+from contracts.claim import Claim
+from workers.posting.bill import Bill, BillPayer, cents, open_bill, reopen_from_claim
+from workers.posting.rules import LedgerLine
+
+#: Keeps every IN (...) list well under SQLite's bound-parameter limit.
+CHUNK = 500
+
+_ID = 64
+
+
+def _money(name: str, **kw: Any) -> Column[Decimal]:
+    return Column(name, Numeric(12, 2, asdecimal=True), **kw)
+
+
+bills = Table(
+    "bills",
+    metadata,
+    Column("bill_id", String(_ID), primary_key=True),
+    Column("company_id", String(_ID), nullable=False, index=True),
+    Column("claim_id", String(_ID), nullable=False),
+    Column("claim_date", Date, nullable=False),
+    _money("billed_amount", nullable=False),
+    _money("balance", nullable=False),
+    _money("late_fee_balance", nullable=False),
+    _money("bad_debt", nullable=False),
+    Column("current_payer", Integer, nullable=False),
+    Column("rejected", Boolean, nullable=False),
+    Column("on_hold", Boolean, nullable=False),
+    Column("in_collections", Boolean, nullable=False),
+    Column("killed", Boolean, nullable=False),
+    Column("rebill_history", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+bill_payers = Table(
+    "bill_payers",
+    metadata,
+    Column("bill_id", String(_ID), ForeignKey("bills.bill_id"), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("payer_id", String(_ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("payer_type", String(20), nullable=False),
+    _money("cash_balance", nullable=False),
+    _money("contractual_balance", nullable=False),
+    Column("refunds", JSON, nullable=False),
+    Column("transaction_count", Integer, nullable=False),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    # BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("bill_id", String(_ID), nullable=False),
+    Column("posting_id", String(_ID), nullable=False),
+    Column("code", String(6), nullable=False),
+    Column("ledger_code", String(6), nullable=False),
+    _money("amount", nullable=True),
+    Column("payer_sequence", Integer, nullable=True),
+    _money("balance_after", nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ledger_bill_id_id", "bill_id", "id"),
+)
+
+posting_answers = Table(
+    "posting_answers",
+    metadata,
+    Column("posting_id", String(_ID), primary_key=True),
+    Column("bill_id", String(_ID), nullable=False),
+    # The exact bytes published (UTF-8 JSON), so a duplicate is answered identically.
+    Column("answer_json", Text, nullable=False),
+)
+
+opened_claims = Table(
+    "opened_claims",
+    metadata,
+    Column("claim_id", String(_ID), primary_key=True),
+    Column("bill_id", String(_ID), nullable=False),
+)
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- bills --------------------------------------------------------------------------------
+
+
+def load_bills(conn: Connection, bill_ids: Iterable[str]) -> dict[str, Bill]:
+    """The bills that exist among `bill_ids`, by id (two queries per 500 ids)."""
+    ids = sorted(set(bill_ids))
+    rows: list[Any] = []
+    payer_rows: dict[str, list[BillPayer]] = {}
+    for chunk in _chunks(ids):
+        rows.extend(conn.execute(select(bills).where(bills.c.bill_id.in_(chunk))))
+        query = (
+            select(bill_payers)
+            .where(bill_payers.c.bill_id.in_(chunk))
+            .order_by(bill_payers.c.bill_id, bill_payers.c.sequence)
+        )
+        for p in conn.execute(query):
+            payer_rows.setdefault(p.bill_id, []).append(_payer_from_row(p))
+    return {r.bill_id: _bill_from_row(r, payer_rows.get(r.bill_id, [])) for r in rows}
+
+
+def load_all_bills(conn: Connection, company_id: str | None = None) -> list[Bill]:
+    """Every bill (of one company), for the reports."""
+    query = select(bills.c.bill_id).order_by(bills.c.bill_id)
+    if company_id is not None:
+        query = query.where(bills.c.company_id == company_id)
+    ids = list(conn.execute(query).scalars())
+    loaded = load_bills(conn, ids)
+    return [loaded[i] for i in ids]
+
+
+def save_bills(conn: Connection, changed: Iterable[Bill], now: dt.datetime | None = None) -> None:
+    """Insert or update `changed` bills and their payers, in a few statements per batch."""
+    by_id = {b.bill_id: b for b in changed}
+    if not by_id:
+        return
+    stamp = now or _now()
+    ids = sorted(by_id)
+    existing: set[str] = set()
+    for chunk in _chunks(ids):
+        found = select(bills.c.bill_id).where(bills.c.bill_id.in_(chunk))
+        existing.update(conn.execute(found).scalars())
+    new = [_bill_row(by_id[i], stamp) for i in ids if i not in existing]
+    old = [_bill_row(by_id[i], stamp) for i in ids if i in existing]
+    if new:
+        conn.execute(insert(bills), new)
+    if old:
+        for row in old:
+            row["key"] = row.pop("bill_id")
+        conn.execute(update(bills).where(bills.c.bill_id == bindparam("key")), old)
+    # A bill's payers are few; replacing them is simpler than diffing and as cheap.
+    for chunk in _chunks(sorted(existing)):
+        conn.execute(delete(bill_payers).where(bill_payers.c.bill_id.in_(chunk)))
+    payer_rows = [_payer_row(by_id[i].bill_id, p) for i in ids for p in by_id[i].payers]
+    if payer_rows:
+        conn.execute(insert(bill_payers), payer_rows)
+
+
+def open_bills_from_claims(conn: Connection, claims: Iterable[Claim]) -> dict[str, Bill]:
+    """Open (or re-send) the bills of `claims`; a claim seen before changes nothing.
+
+    Answers the bills that were opened or changed, by id.
+    """
+    fresh: dict[str, Claim] = {}
+    for claim in claims:
+        fresh.setdefault(claim.claim_id, claim)
+    claim_ids = sorted(fresh)
+    for chunk in _chunks(claim_ids):
+        seen = select(opened_claims.c.claim_id).where(opened_claims.c.claim_id.in_(chunk))
+        for claim_id in conn.execute(seen).scalars():
+            del fresh[claim_id]
+    if not fresh:
+        return {}
+    known = load_bills(conn, (c.bill_id for c in fresh.values()))
+    changed: dict[str, Bill] = {}
+    for claim in fresh.values():  # in arrival order: a re-send follows its original
+        current = changed.get(claim.bill_id) or known.get(claim.bill_id)
+        bill = open_bill(claim) if current is None else reopen_from_claim(current, claim)
+        if bill != current:
+            changed[bill.bill_id] = bill
+    save_bills(conn, changed.values())
+    conn.execute(
+        insert(opened_claims),
+        [{"claim_id": c.claim_id, "bill_id": c.bill_id} for c in fresh.values()],
+    )
+    return changed
+
+
+# --- ledger and answers ---------------------------------------------------------------------
+
+
+def append_ledger(conn: Connection, lines: Iterable[LedgerLine]) -> None:
+    rows = [
+        {
+            "bill_id": line.bill_id,
+            "posting_id": line.posting_id,
+            "code": line.code,
+            "ledger_code": line.ledger_code,
+            "amount": line.amount,
+            "payer_sequence": line.payer_sequence,
+            "balance_after": line.balance_after,
+            "posted_at": line.posted_at or _now(),
+        }
+        for line in lines
+    ]
+    if rows:
+        conn.execute(insert(ledger), rows)
+
+
+def load_ledger(conn: Connection, bill_ids: Iterable[str] | None = None) -> list[LedgerLine]:
+    """Ledger lines in the order they were appended (of some bills, or all)."""
+    query = select(ledger).order_by(ledger.c.id)
+    if bill_ids is None:
+        return [_line_from_row(r) for r in conn.execute(query)]
+    lines: list[Any] = []
+    for chunk in _chunks(sorted(set(bill_ids))):
+        lines.extend(conn.execute(query.where(ledger.c.bill_id.in_(chunk))))
+    lines.sort(key=lambda r: r.id)
+    return [_line_from_row(r) for r in lines]
+
+
+def find_answers(conn: Connection, posting_ids: Iterable[str]) -> dict[str, bytes]:
+    """The answers already given to any of `posting_ids`, as published."""
+    found: dict[str, bytes] = {}
+    for chunk in _chunks(sorted(set(posting_ids))):
+        query = select(posting_answers.c.posting_id, posting_answers.c.answer_json).where(
+            posting_answers.c.posting_id.in_(chunk)
+        )
+        for posting_id, text in conn.execute(query):
+            found[posting_id] = text.encode("utf-8")
+    return found
+
+
+def record_answers(conn: Connection, answers: Mapping[str, bytes]) -> None:
+    """Remember the answer published for each posting id.
+
+    A posting id recorded twice is an error (primary key): the caller answers duplicates
+    from `find_answers` instead of applying them again.
+    """
+    rows = [
+        {
+            "posting_id": posting_id,
+            "bill_id": _bill_id_of(answer),
+            "answer_json": answer.decode("utf-8"),
+        }
+        for posting_id, answer in answers.items()
+    ]
+    if rows:
+        conn.execute(insert(posting_answers), rows)
+
+
+def _bill_id_of(answer: bytes) -> str:
+    # Both PostingApplied and PostingRejected carry the bill id; it is kept beside the
+    # answer so a bill's answers can be found without decoding every row.
+    try:
+        value = json.loads(answer)
+    except ValueError:
+        return ""
+    return str(value.get("bill_id", "")) if isinstance(value, dict) else ""
+
+
+# --- rows <-> domain --------------------------------------------------------------------------
+
+
+def _bill_row(bill: Bill, stamp: dt.datetime) -> dict[str, Any]:
+    return {
+        "bill_id": bill.bill_id,
+        "company_id": bill.company_id,
+        "claim_id": bill.claim_id,
+        "claim_date": bill.claim_date,
+        "billed_amount": bill.billed_amount,
+        "balance": bill.balance,
+        "late_fee_balance": bill.late_fee_balance,
+        "bad_debt": bill.bad_debt,
+        "current_payer": bill.current_payer,
+        "rejected": bill.rejected,
+        "on_hold": bill.on_hold,
+        "in_collections": bill.in_collections,
+        "killed": bill.killed,
+        "rebill_history": list(bill.rebill_history),
+        "updated_at": stamp,
+    }
+
+
+def _payer_row(bill_id: str, p: BillPayer) -> dict[str, Any]:
+    return {
+        "bill_id": bill_id,
+        "sequence": p.sequence,
+        "payer_id": p.payer_id,
+        "name": p.name,
+        "payer_type": p.payer_type,
+        "cash_balance": p.cash_balance,
+        "contractual_balance": p.contractual_balance,
+        "refunds": [format_money(r) for r in p.refunds],
+        "transaction_count": p.transaction_count,
+    }
+
+
+def _bill_from_row(r: Any, payers: list[BillPayer]) -> Bill:
+    return Bill(
+        bill_id=r.bill_id,
+        company_id=r.company_id,
+        claim_id=r.claim_id,
+        claim_date=r.claim_date,
+        payers=tuple(payers),
+        billed_amount=cents(r.billed_amount),
+        balance=cents(r.balance),
+        current_payer=r.current_payer,
+        late_fee_balance=cents(r.late_fee_balance),
+        bad_debt=cents(r.bad_debt),
+        rejected=bool(r.rejected),
+        on_hold=bool(r.on_hold),
+        in_collections=bool(r.in_collections),
+        killed=bool(r.killed),
+        rebill_history=tuple(int(s) for s in r.rebill_history),
+    )
+
+
+def _payer_from_row(p: Any) -> BillPayer:
+    return BillPayer(
+        sequence=p.sequence,
+        payer_id=p.payer_id,
+        name=p.name,
+        payer_type=p.payer_type,
+        cash_balance=cents(p.cash_balance),
+        contractual_balance=cents(p.contractual_balance),
+        refunds=tuple(cents(r) for r in p.refunds),
+        transaction_count=p.transaction_count,
+    )
+
+
+def _line_from_row(r: Any) -> LedgerLine:
+    return LedgerLine(
+        bill_id=r.bill_id,
+        code=r.code,
+        ledger_code=r.ledger_code,
+        amount=None if r.amount is None else cents(r.amount),
+        payer_sequence=r.payer_sequence,
+        balance_after=cents(r.balance_after),
+        posting_id=r.posting_id,
+        posted_at=r.posted_at,
+    )
