@@ -64,8 +64,9 @@ def _explain(raw: bytes, exc: ValidationError, models: Iterable[type[BaseModel]]
     if isinstance(head, dict):
         known = {m.model_fields["type"].default: m for m in models}
         kind = head.get("type")
-        if kind not in known:
-            return DecodeError("unknown_type", f"type {kind!r} is not one of {sorted(known)}")
+        # A list or object as `type` is unhashable: test the type first, or `in` raises.
+        if not isinstance(kind, str) or kind not in known:
+            return DecodeError("unknown_type", f"type {repr(kind)[:40]} is not one of {sorted(known)}")
         expected = known[kind].model_fields["schema_version"].default
         if head.get("schema_version") != expected:
             return DecodeError(

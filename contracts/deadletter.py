@@ -31,5 +31,9 @@ class DeadLetter(Contract):
 
     @classmethod
     def from_headers(cls, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> DeadLetter:
-        fields = {k[2:]: v.decode() for k, v in headers if k.startswith("x-")}
+        fields: dict[str, object] = {k[2:]: v.decode() for k, v in headers if k.startswith("x-")}
+        version = fields.get("schema_version")
+        if isinstance(version, str) and version.isdigit():
+            # Headers are text, and lax mode does not coerce "1" to the Literal[1].
+            fields["schema_version"] = int(version)
         return cls.model_validate(fields, strict=False)
