@@ -21,7 +21,7 @@ def test_the_base_charge_passes_every_rule() -> None:
 
 # -- REQUIRED_FIELD -----------------------------------------------------------------------
 
-MISSING = [
+MISSING: list[tuple[str, object]] = [
     ("practice_id", None),
     ("location_id", None),
     ("patient.first_name", ""),

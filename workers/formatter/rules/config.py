@@ -44,6 +44,7 @@ class PayerSettings(BaseModel):
     timely_filing_days: int | None = Field(default=None, ge=1, le=3650)
     #: Read the limit as whole calendar years: the deadline is the service date's
     #: anniversary, and a 29 February service date is due by 28 February (Medicare).
+    #: A layer that sets timely_filing_days without this flag means plain days.
     timely_filing_calendar_year: bool | None = None
     timing_method: TimingMethod | None = None
     #: Procedure codes that need a prior authorization number; "*" means every code.
@@ -95,6 +96,9 @@ def _merge(layers: list[PayerSettings]) -> PayerRules:
     for layer in [_BASE, *layers]:
         rules.update(layer.rules)
         values.update({k: v for k, v in layer if k != "rules" and v is not None})
+        if layer.timely_filing_days is not None and layer.timely_filing_calendar_year is None:
+            # A layer that states a limit in days means days, whatever a lower layer said.
+            values["timely_filing_calendar_year"] = False
     if values["timely_filing_calendar_year"] and values["timely_filing_days"] % 365:
         raise RuleBookError(
             "timely_filing_calendar_year needs timely_filing_days in whole years (365, 730, ...)"

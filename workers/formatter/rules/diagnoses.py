@@ -24,7 +24,7 @@ def check_icd10_format(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]
             yield error(
                 "ICD10_FORMAT",
                 f"diagnoses[{index}] is not an ICD-10-CM code (a letter, a digit, then up to 5 "
-                "letters/digits, e.g. M54.50); correct the diagnosis",
+                "letters/digits, dot optional); correct the diagnosis",
                 f"diagnoses[{index}]",
             )
 
