@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -90,6 +91,12 @@ _BASE = PayerSettings(
 )
 
 
+@cache
+def _default_book() -> RuleBook:
+    # The book is immutable, so every caller may share the one copy.
+    return RuleBook.from_dict(json.loads(read_data_text("rulebook.json")))
+
+
 def _merge(layers: list[PayerSettings]) -> PayerRules:
     rules: dict[str, bool] = {}
     values: dict[str, Any] = {}
@@ -127,8 +134,8 @@ class RuleBook:
 
     @classmethod
     def default(cls) -> RuleBook:
-        """The shipped book (`workers/formatter/data/rulebook.json`) and tables."""
-        return cls.from_dict(json.loads(read_data_text("rulebook.json")))
+        """The shipped book (`workers/formatter/data/rulebook.json`) and tables, read once."""
+        return _default_book()
 
     @classmethod
     def load(cls, path: str | Path) -> RuleBook:
