@@ -1,0 +1,274 @@
+"""A throwaway PostgreSQL server for tests: Debian's server binaries in a temp directory.
+
+    with postgres_server() as url:   # postgresql://postgres@127.0.0.1:PORT/claimflow_test
+        ...
+
+PostgreSQL refuses to run as root, so as root every server command runs as the `postgres`
+system user (created if missing) and the temp directory belongs to it. Authentication is
+`trust`, and the server listens on 127.0.0.1 only, so nothing outside this machine sees it.
+Durability is switched off (fsync, full_page_writes): the data dies with the test run anyway.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from claimflow.logs import get_logger
+
+log = get_logger(__name__)
+
+ENV_URL = "CLAIMFLOW_TEST_POSTGRES_URL"
+DEFAULT_DATABASE = "claimflow_test"
+PG_USER = "postgres"
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server binaries, or the server would not start."""
+
+
+def find_bin_dir() -> Path | None:
+    """The newest Debian server install (/usr/lib/postgresql/<ver>/bin), or $PG_BIN."""
+    explicit = os.environ.get("PG_BIN")
+    if explicit and (Path(explicit) / "initdb").exists():
+        return Path(explicit)
+    candidates = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()]
+
+    def version(p: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in p.parent.name.split(".") if x.isdigit())
+
+    return max(candidates, key=version) if candidates else None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def ensure_pg_user() -> None:
+    """Create the `postgres` system user when it is missing (only needed as root)."""
+    try:
+        pwd.getpwnam(PG_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/bin/sh", PG_USER],
+            check=True,
+            capture_output=True,
+        )
+        log.info("postgres.user.created", user=PG_USER)
+
+
+def _run_as_pg(cmd: Sequence[str], cwd: Path, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    full = ["runuser", "-u", PG_USER, "--", *cmd] if _as_root() else list(cmd)
+    return subprocess.run(
+        full,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _chown_to_pg(path: Path) -> None:
+    if _as_root():
+        entry = pwd.getpwnam(PG_USER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass
+class PostgresServer:
+    """One running server; `stop()` shuts it down and deletes its directory."""
+
+    bin_dir: Path
+    base_dir: Path
+    port: int
+    database: str = DEFAULT_DATABASE
+    host: str = "127.0.0.1"
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base_dir / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.base_dir / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{PG_USER}@{self.host}:{self.port}/{self.database}"
+
+    def admin_url(self) -> str:
+        return f"postgresql://{PG_USER}@{self.host}:{self.port}/postgres"
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.data_dir.exists():
+            proc = _run_as_pg(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "30",
+                    "stop",
+                ],
+                cwd=self.base_dir,
+                timeout=60,
+            )
+            if proc.returncode != 0:
+                self._kill_postmaster()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+        log.info("postgres.stopped", port=self.port)
+
+    def _kill_postmaster(self) -> None:
+        # pg_ctl could not stop it (e.g. it never finished starting): kill by pid file.
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+            os.kill(pid, signal.SIGQUIT)
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
+
+
+def _initdb(bin_dir: Path, base: Path) -> None:
+    proc = _run_as_pg(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(base / "data"),
+            "-U",
+            PG_USER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        cwd=base,
+    )
+    if proc.returncode != 0:
+        raise PostgresUnavailable(f"initdb failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
+
+
+def _pg_ctl_start(server: PostgresServer) -> subprocess.CompletedProcess[str]:
+    options = " ".join(
+        [
+            f"-p {server.port}",
+            f"-h {server.host}",
+            f"-k {server.base_dir}",  # our own socket dir: /var/run/postgresql may not exist
+            "-c fsync=off",
+            "-c synchronous_commit=off",
+            "-c full_page_writes=off",
+            "-c max_connections=100",
+            "-c shared_buffers=32MB",
+        ]
+    )
+    return _run_as_pg(
+        [
+            str(server.bin_dir / "pg_ctl"),
+            "-D",
+            str(server.data_dir),
+            "-l",
+            str(server.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        cwd=server.base_dir,
+    )
+
+
+def _create_database(server: PostgresServer) -> None:
+    import psycopg
+
+    with psycopg.connect(server.admin_url(), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE DATABASE "{server.database}"')
+
+
+def start_postgres(database: str = DEFAULT_DATABASE, attempts: int = 3) -> PostgresServer:
+    """initdb + pg_ctl start on a free loopback port, then create `database`."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise PostgresUnavailable(
+            "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin "
+            "(Debian: apt-get install postgresql), and CLAIMFLOW_TEST_POSTGRES_URL is not set"
+        )
+    if _as_root():
+        ensure_pg_user()
+    started = time.monotonic()
+    base = Path(tempfile.mkdtemp(prefix="claimflow-pg-"))
+    _chown_to_pg(base)
+    try:
+        _initdb(bin_dir, base)
+        last = ""
+        for _ in range(attempts):
+            # The port is only reserved until we close the probe socket: on a race with
+            # another process, try a fresh one.
+            server = PostgresServer(bin_dir=bin_dir, base_dir=base, port=free_port(), database=database)
+            proc = _pg_ctl_start(server)
+            if proc.returncode == 0:
+                break
+            last = (proc.stdout + proc.stderr).strip() + "\n" + _tail(server.log_file)
+        else:
+            raise PostgresUnavailable(f"pg_ctl start failed: {last[-2000:]}")
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+    try:
+        _create_database(server)
+    except BaseException:
+        server.stop()
+        raise
+    # A test run killed by Ctrl-C must not leave a postmaster behind.
+    atexit.register(server.stop)
+    log.info("postgres.started", port=server.port, seconds=round(time.monotonic() - started, 1))
+    return server
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def postgres_server(database: str = DEFAULT_DATABASE) -> Iterator[str]:
+    """Yield a database URL: CLAIMFLOW_TEST_POSTGRES_URL if set, else a fresh temp server."""
+    explicit = os.environ.get(ENV_URL)
+    if explicit:
+        yield explicit
+        return
+    server = start_postgres(database)
+    try:
+        yield server.url
+    finally:
+        server.stop()
