@@ -136,6 +136,9 @@ def render_log4j2(server_log: Path) -> str:
         [
             "status = warn",
             "name = claimflow-broker",
+            # The file appender flushes every line, so log4j needs no shutdown hook; with
+            # one, a logger first touched during shutdown prints a warning to kafka.out.
+            "shutdownHook = disable",
             "appender.file.type = RollingFile",
             "appender.file.name = file",
             f"appender.file.fileName = {server_log}",

@@ -151,3 +151,14 @@ def test_failed_resolve_leaves_no_half_cache(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(maven.ResolveError, match="Could not resolve"):
         maven.resolve_kafka(tmp_path, "0.0.1")
     assert not maven.is_resolved(tmp_path, "0.0.1")
+
+
+def test_cli_offers_start_stop_status() -> None:
+    from typer.testing import CliRunner
+
+    from claimflow.broker.cli import app
+
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("start", "stop", "status"):
+        assert command in result.output
