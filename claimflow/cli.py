@@ -25,7 +25,7 @@ def _mount(module: str, name: str, help: str) -> None:
     try:
         sub = importlib.import_module(module).app
     except ModuleNotFoundError as exc:
-        if exc.name != module:  # the module exists but something it needs is missing: say so
+        if not (exc.name and module.startswith(exc.name)):  # a dependency is missing: say so
             raise
         return
     app.add_typer(sub, name=name, help=help)
