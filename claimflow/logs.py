@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -15,7 +16,7 @@ PATIENT_KEYS = frozenset(
 )
 
 
-def scrub(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def scrub(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in PATIENT_KEYS & event.keys():
         event[key] = "[redacted]"
     return event

@@ -26,10 +26,10 @@ MONEY_LIMIT = Decimal("1000000000.00")
 
 def parse_money(value: Any) -> Decimal:
     """Turn a wire value into an exact two-place Decimal, or say why it is not money."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | int | float):
+        # A JSON number is refused, integers included: the contract says string, and a
+        # sender that sends 125 today sends 125.1 (a float) tomorrow.
         raise ValueError("money must be a decimal string such as '125.00', not a number")
-    if isinstance(value, int):
-        value = Decimal(value)
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -62,7 +62,7 @@ Money = Annotated[
         {
             "type": "string",
             "pattern": r"^-?[0-9]{1,9}(\.[0-9]{1,2})?$",
-            "description": "Exact decimal amount with at most two places, e.g. \"125.00\".",
+            "description": 'Exact decimal amount with at most two places, e.g. "125.00".',
             "examples": ["125.00"],
         }
     ),

@@ -97,7 +97,8 @@ class Charge(Contract):
         default=None, description="Hold the charge until this date; it is neither claimed nor failed before."
     )
     bill_id: Identifier | None = Field(
-        default=None, description="The existing bill this charge belongs to, when it is added to or corrects one."
+        default=None,
+        description="The existing bill this charge belongs to, when it is added to or corrects one.",
     )
     submitted_at: dt.datetime | None = None
 

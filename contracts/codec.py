@@ -48,7 +48,7 @@ def decode(raw: bytes | None, *models: type[M], max_bytes: int = MAX_MESSAGE_BYT
     if len(raw) > max_bytes:
         raise DecodeError("oversized", f"message is {len(raw)} bytes; the limit is {max_bytes}")
     try:
-        return _adapter(models).validate_json(raw)  # type: ignore[no-any-return]
+        return _adapter(models).validate_json(raw)  # type: ignore[no-any-return,unused-ignore]
     except ValidationError as exc:
         raise _explain(raw, exc, models) from None
 
@@ -69,9 +69,9 @@ def _explain(raw: bytes, exc: ValidationError, models: Iterable[type[BaseModel]]
             return DecodeError("unknown_type", f"type {repr(kind)[:40]} is not one of {sorted(known)}")
         expected = known[kind].model_fields["schema_version"].default
         if head.get("schema_version") != expected:
+            got = repr(head.get("schema_version"))[:20]
             return DecodeError(
-                "unsupported_version",
-                f"{kind} schema_version {head.get('schema_version')!r} is not supported (expected {expected})",
+                "unsupported_version", f"{kind} schema_version {got} is not supported (expected {expected})"
             )
     # Never echo input values: they may hold patient data.
     described = "; ".join(f"{_path(e['loc'])}: {e['msg']}" for e in errors[:10])

@@ -23,7 +23,9 @@ class ChargeFailed(Contract):
     location_id: Identifier | None = None
     run_number: int
     reasons: list[RuleResult] = Field(min_length=1, description="Every rule that failed, not just the first.")
-    oldest_failure_date: dt.date = Field(description="The first date this charge failed, kept across retries.")
+    oldest_failure_date: dt.date = Field(
+        description="The first date this charge failed, kept across retries."
+    )
     failure_count: int = Field(ge=1)
     failed_at: dt.datetime
     service_date: dt.date | None = None

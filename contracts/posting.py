@@ -10,7 +10,10 @@ from pydantic import Field, StringConstraints
 from contracts.base import Contract, Identifier, Money
 
 TransactionCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=6, pattern=r"^[A-Za-z0-9]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, min_length=1, max_length=6, pattern=r"^[A-Za-z0-9]+$"
+    ),
 ]
 
 
@@ -58,7 +61,9 @@ class BillState(Contract):
     on_hold: bool
     in_collections: bool
     killed: bool
-    rebill_history: list[int] = Field(description="Payer sequences left by Rebills not yet undone, newest last.")
+    rebill_history: list[int] = Field(
+        description="Payer sequences left by Rebills not yet undone, newest last."
+    )
 
 
 class PostingApplied(Contract):

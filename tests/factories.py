@@ -27,7 +27,12 @@ def charge(**overrides: Any) -> Charge:
             "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
         },
         "payers": [
-            {"payer_id": "medicare", "name": "Medicare", "payer_type": "medicare", "member_id": "1EG4TE5MK73"},
+            {
+                "payer_id": "medicare",
+                "name": "Medicare",
+                "payer_type": "medicare",
+                "member_id": "1EG4TE5MK73",
+            },
             {"payer_id": "self", "name": "Patient", "payer_type": "patient"},
         ],
         "rendering_provider": {"npi": "1234567893", "name": "Pat Therapist"},

@@ -28,12 +28,23 @@ TODAY = dt.date.today()
 
 def good(i: int, **overrides: object) -> Charge:
     """Charge i: patients 0..39, three codes per visit, so visits group into claims."""
-    patient = {"id": f"P-{i % 40}", "first_name": "Testy", "last_name": "Patient",
-               "birth_date": dt.date(1950, 3, 4), "sex": "F"}
+    patient = {
+        "id": f"P-{i % 40}",
+        "first_name": "Testy",
+        "last_name": "Patient",
+        "birth_date": dt.date(1950, 3, 4),
+        "sex": "F",
+    }
     code = ["97110", "97140", "97530"][i % 3]
-    data = {"charge_id": f"CH-{i}", "patient": patient, "procedure_code": code,
-            "service_date": TODAY - dt.timedelta(days=1 + (i // 120)), "units": 1,
-            "amount": Decimal("45.00"), "modifiers": ["GP"]}
+    data = {
+        "charge_id": f"CH-{i}",
+        "patient": patient,
+        "procedure_code": code,
+        "service_date": TODAY - dt.timedelta(days=1 + (i // 120)),
+        "units": 1,
+        "amount": Decimal("45.00"),
+        "modifiers": ["GP"],
+    }
     data.update(overrides)
     return charge(**data)
 
@@ -88,13 +99,18 @@ async def test_mixed_batch_gives_one_outcome_each(kafka_bootstrap, prefix, forma
         good(102, rendering_provider={"npi": "1234567890"}),  # NPI_CHECK_DIGIT
     ]
     garbage = [b"not json", b'{"type":"Charge","schema_version":1}', b'{"type":"Nope"}']
-    await produce(kafka_bootstrap, prefix + CHARGES,
-                  [(c.account.encode(), encode(c)) for c in goods + bads] + [(b"x", g) for g in garbage])
+    await produce(
+        kafka_bootstrap,
+        prefix + CHARGES,
+        [(c.account.encode(), encode(c)) for c in goods + bads] + [(b"x", g) for g in garbage],
+    )
     formatter()
     expected = {c.charge_id for c in goods + bads}
     records = await consume_until(
-        kafka_bootstrap, [prefix + CLAIMS, prefix + CHARGE_FAILURES, prefix + DEAD_LETTER],
-        lambda rs: answered(rs) >= expected and len(outcomes(rs)[2]) >= 3, settle=2.0,
+        kafka_bootstrap,
+        [prefix + CLAIMS, prefix + CHARGE_FAILURES, prefix + DEAD_LETTER],
+        lambda rs: answered(rs) >= expected and len(outcomes(rs)[2]) >= 3,
+        settle=2.0,
     )
     claims, failures, dead = outcomes(records)
     lines = Counter(line.charge_id for c in claims for line in c.lines)
@@ -137,8 +153,11 @@ async def test_killing_the_formatter_mid_stream_loses_and_doubles_nothing(
     formatter()
     expected = {c.charge_id for c in charges}
     records = await consume_until(
-        kafka_bootstrap, [prefix + CLAIMS, prefix + CHARGE_FAILURES],
-        lambda rs: answered(rs) >= expected, timeout=180, settle=3.0,
+        kafka_bootstrap,
+        [prefix + CLAIMS, prefix + CHARGE_FAILURES],
+        lambda rs: answered(rs) >= expected,
+        timeout=180,
+        settle=3.0,
     )
     claims, failures, _ = outcomes(records)
     assert answered(records) == expected

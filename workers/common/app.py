@@ -20,9 +20,7 @@ def credentials(settings: Settings) -> Any:
     protocol = settings.security_protocol
     context = None
     if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
-        )
+        context = ssl.create_default_context(cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None)
         if settings.ssl_certfile:
             context.load_cert_chain(
                 str(settings.ssl_certfile), str(settings.ssl_keyfile) if settings.ssl_keyfile else None

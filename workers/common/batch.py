@@ -194,7 +194,9 @@ class BatchRunner(Generic[M]):
             except Exception as exc:
                 # Answers are idempotent by key, so sending them again is safe; dropping
                 # them is not. Keep trying until the broker takes them.
-                log.error("publish_failed", worker=self.handler.name, error=type(exc).__name__, retry_in=delay)
+                log.error(
+                    "publish_failed", worker=self.handler.name, error=type(exc).__name__, retry_in=delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
         self.stats.published.update(o.topic for o in out)

@@ -10,9 +10,7 @@ from contracts.topics import DEAD_LETTER
 from workers.common.messages import Outgoing, Received
 
 
-def dead_letter(
-    source: Received, kind: ErrorKind, error: str, worker: str, prefix: str = ""
-) -> Outgoing:
+def dead_letter(source: Received, kind: ErrorKind, error: str, worker: str, prefix: str = "") -> Outgoing:
     record = DeadLetter(
         source_topic=source.topic,
         partition=source.partition,

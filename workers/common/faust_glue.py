@@ -37,8 +37,7 @@ def publisher(app: faust.App) -> Any:
     async def publish(out: Sequence[Outgoing]) -> None:
         producer = app.producer
         futures = [
-            await producer.send(o.topic, o.key, o.value, None, None, list(o.headers) or None)
-            for o in out
+            await producer.send(o.topic, o.key, o.value, None, None, list(o.headers) or None) for o in out
         ]
         await asyncio.gather(*futures)
 

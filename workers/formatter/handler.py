@@ -85,15 +85,22 @@ class FormatterHandler:
         history = storage.load_history(conn, charges)
         states = storage.failure_states(conn, [c.charge_id for c in charges])
         result = run_charges(
-            charges, history, states, run_number=run_number, now=now,
-            evaluate=self.evaluate, is_held=is_held,
+            charges,
+            history,
+            states,
+            run_number=run_number,
+            now=now,
+            evaluate=self.evaluate,
+            is_held=is_held,
         )
         answers, out = self._answers(result)
         storage.save_run(conn, result, answers, now)
         storage.close_run(conn, run_number, result, now)
         return out
 
-    def _answers(self, result: RunResult) -> tuple[dict[tuple[str, int], list[tuple[str, str, str]]], list[Outgoing]]:
+    def _answers(
+        self, result: RunResult
+    ) -> tuple[dict[tuple[str, int], list[tuple[str, str, str]]], list[Outgoing]]:
         out = [Outgoing.of(self.claims_topic, c.claim_id, c) for c in result.claims]
         stored: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
         for key, outcome in result.outcomes.items():

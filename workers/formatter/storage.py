@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, inspect, insert, select, tuple_, update
+from sqlalchemy import Connection, func, insert, inspect, select, tuple_, update
 
 from contracts import Charge, ChargeFailed, Claim
 from workers.formatter import tables as t
@@ -46,8 +46,13 @@ def processed(conn: Connection, keys: Iterable[tuple[str, int]]) -> dict[tuple[s
     if not keys:
         return {}
     rows = conn.execute(
-        select(t.charges.c.charge_id, t.charges.c.version, t.charges.c.outcome, t.charges.c.claim_id,
-               t.charges.c.answers)
+        select(
+            t.charges.c.charge_id,
+            t.charges.c.version,
+            t.charges.c.outcome,
+            t.charges.c.claim_id,
+            t.charges.c.answers,
+        )
         .where(tuple_(t.charges.c.charge_id, t.charges.c.version).in_(keys))
         .where(t.charges.c.outcome != "held")
     )
@@ -70,7 +75,9 @@ def claim_json(conn: Connection, claim_ids: Iterable[str]) -> dict[str, bytes]:
     ids = list(set(claim_ids))
     if not ids:
         return {}
-    rows = conn.execute(select(t.claims.c.claim_id, t.claims.c.claim_json).where(t.claims.c.claim_id.in_(ids)))
+    rows = conn.execute(
+        select(t.claims.c.claim_id, t.claims.c.claim_json).where(t.claims.c.claim_id.in_(ids))
+    )
     return {cid: text.encode() for cid, text in rows}
 
 
@@ -82,14 +89,26 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
     if patients:
         lines = t.claim_lines.c
         rows = conn.execute(
-            select(lines.charge_id, lines.charge_version, lines.bill_id, lines.company_id, lines.patient_id,
-                   lines.service_date, lines.procedure_code, lines.modifiers_key, lines.discipline, lines.amount)
+            select(
+                lines.charge_id,
+                lines.charge_version,
+                lines.bill_id,
+                lines.company_id,
+                lines.patient_id,
+                lines.service_date,
+                lines.procedure_code,
+                lines.modifiers_key,
+                lines.discipline,
+                lines.amount,
+            )
             .where(tuple_(lines.company_id, lines.patient_id).in_(list(patients)))
             .order_by(lines.claim_id, lines.line_number)
         )
         for r in rows:
             mods = tuple(r.modifiers_key.split(",")) if r.modifiers_key else ()
-            history.claimed[(r.company_id, r.patient_id, r.service_date, r.procedure_code, mods)] = r.charge_id
+            history.claimed[(r.company_id, r.patient_id, r.service_date, r.procedure_code, mods)] = (
+                r.charge_id
+            )
             sent = history.sent.get(r.charge_id)
             if sent is None or r.charge_version >= sent.version:
                 history.sent[r.charge_id] = SentLine(r.bill_id, r.charge_version)
@@ -151,8 +170,13 @@ def save_run(
         conn.execute(
             insert(t.held),
             [
-                {"charge_id": c.charge_id, "version": c.version, "company_id": c.company_id,
-                 "release_on": c.claim_delay_until, "charge_json": c.model_dump_json()}
+                {
+                    "charge_id": c.charge_id,
+                    "version": c.version,
+                    "company_id": c.company_id,
+                    "release_on": c.claim_delay_until,
+                    "charge_json": c.model_dump_json(),
+                }
                 for c in new_held
             ],
         )
@@ -160,18 +184,31 @@ def save_run(
     for key, outcome in result.outcomes.items():
         c = outcome.charge
         row = {
-            "charge_id": c.charge_id, "version": c.version, "company_id": c.company_id,
-            "practice_id": c.practice_id, "location_id": c.location_id, "patient_id": c.patient.id,
-            "outcome": outcome.kind, "run_number": result.run_number, "claim_id": outcome.claim_id,
-            "answers": orjson.dumps(answers.get(key, [])).decode(), "charge_json": c.model_dump_json(),
+            "charge_id": c.charge_id,
+            "version": c.version,
+            "company_id": c.company_id,
+            "practice_id": c.practice_id,
+            "location_id": c.location_id,
+            "patient_id": c.patient.id,
+            "outcome": outcome.kind,
+            "run_number": result.run_number,
+            "claim_id": outcome.claim_id,
+            "answers": orjson.dumps(answers.get(key, [])).decode(),
+            "charge_json": c.model_dump_json(),
             "received_at": now,
         }
         if key in existing_held:
             # A held charge that comes back on its release date: its row takes the outcome.
-            conn.execute(update(t.charges).where(
-                t.charges.c.charge_id == key[0], t.charges.c.version == key[1]).values(**row))
-            conn.execute(update(t.held).where(
-                t.held.c.charge_id == key[0], t.held.c.version == key[1]).values(released_at=now))
+            conn.execute(
+                update(t.charges)
+                .where(t.charges.c.charge_id == key[0], t.charges.c.version == key[1])
+                .values(**row)
+            )
+            conn.execute(
+                update(t.held)
+                .where(t.held.c.charge_id == key[0], t.held.c.version == key[1])
+                .values(released_at=now)
+            )
         else:
             rows.append(row)
     if rows:
@@ -190,21 +227,34 @@ def _held_keys(conn: Connection, keys: list[tuple[str, int]]) -> set[tuple[str, 
 
 def _claim_row(claim: Claim) -> dict[str, Any]:
     return {
-        "claim_id": claim.claim_id, "bill_id": claim.bill_id, "frequency": claim.frequency,
-        "run_number": claim.run_number, "company_id": claim.company_id, "patient_id": claim.patient.id,
-        "service_date": claim.service_date, "total_amount": claim.total_amount,
-        "claim_json": claim.model_dump_json(), "created_at": claim.created_at,
+        "claim_id": claim.claim_id,
+        "bill_id": claim.bill_id,
+        "frequency": claim.frequency,
+        "run_number": claim.run_number,
+        "company_id": claim.company_id,
+        "patient_id": claim.patient.id,
+        "service_date": claim.service_date,
+        "total_amount": claim.total_amount,
+        "claim_json": claim.model_dump_json(),
+        "created_at": claim.created_at,
     }
 
 
 def _line_rows(claim: Claim) -> list[dict[str, Any]]:
     return [
         {
-            "claim_id": claim.claim_id, "line_number": line.line_number, "charge_id": line.charge_id,
-            "charge_version": line.charge_version, "bill_id": claim.bill_id, "company_id": claim.company_id,
-            "patient_id": claim.patient.id, "service_date": claim.service_date,
-            "procedure_code": line.procedure_code, "modifiers_key": ",".join(sorted(line.modifiers)),
-            "discipline": discipline(line.modifiers), "amount": line.amount,
+            "claim_id": claim.claim_id,
+            "line_number": line.line_number,
+            "charge_id": line.charge_id,
+            "charge_version": line.charge_version,
+            "bill_id": claim.bill_id,
+            "company_id": claim.company_id,
+            "patient_id": claim.patient.id,
+            "service_date": claim.service_date,
+            "procedure_code": line.procedure_code,
+            "modifiers_key": ",".join(sorted(line.modifiers)),
+            "discipline": discipline(line.modifiers),
+            "amount": line.amount,
         }
         for line in claim.lines
     ]
@@ -216,29 +266,52 @@ def _save_failures(conn: Connection, failed: list[ChargeFailed], result: RunResu
     conn.execute(t.failures.delete().where(f.charge_id.in_(ids)))
     conn.execute(t.failure_reasons.delete().where(t.failure_reasons.c.charge_id.in_(ids)))
     charges = {o.charge.charge_id: o.charge for o in result.outcomes.values()}
-    rows, reasons, events = [], [], []
+    rows: list[dict[str, Any]] = []
+    reasons: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for x in failed:
         c = charges[x.charge_id]
-        rows.append({
-            "charge_id": x.charge_id, "company_id": x.company_id, "practice_id": x.practice_id,
-            "location_id": x.location_id, "patient_id": c.patient.id,
-            "patient_name": f"{c.patient.last_name}, {c.patient.first_name}".strip(", "),
-            "latest_version": x.charge_version, "run_number": x.run_number,
-            "oldest_failure_date": x.oldest_failure_date, "last_failure_date": x.failed_at.date(),
-            "failure_count": x.failure_count, "status": "open", "service_date": x.service_date,
-            "procedure_code": x.procedure_code, "amount": x.amount, "payer_name": x.payer_name,
-            "updated_at": now,
-        })
+        rows.append(
+            {
+                "charge_id": x.charge_id,
+                "company_id": x.company_id,
+                "practice_id": x.practice_id,
+                "location_id": x.location_id,
+                "patient_id": c.patient.id,
+                "patient_name": f"{c.patient.last_name}, {c.patient.first_name}".strip(", "),
+                "latest_version": x.charge_version,
+                "run_number": x.run_number,
+                "oldest_failure_date": x.oldest_failure_date,
+                "last_failure_date": x.failed_at.date(),
+                "failure_count": x.failure_count,
+                "status": "open",
+                "service_date": x.service_date,
+                "procedure_code": x.procedure_code,
+                "amount": x.amount,
+                "payer_name": x.payer_name,
+                "updated_at": now,
+            }
+        )
         reasons.extend(
-            {"charge_id": x.charge_id, "position": i, "code": r.code, "message": r.message,
-             "field": r.field, "severity": r.severity}
+            {
+                "charge_id": x.charge_id,
+                "position": i,
+                "code": r.code,
+                "message": r.message,
+                "field": r.field,
+                "severity": r.severity,
+            }
             for i, r in enumerate(x.reasons)
         )
-        events.append({
-            "charge_id": x.charge_id, "version": x.charge_version, "run_number": x.run_number,
-            "failed_at": x.failed_at,
-            "reasons_json": orjson.dumps([r.model_dump(mode="json") for r in x.reasons]).decode(),
-        })
+        events.append(
+            {
+                "charge_id": x.charge_id,
+                "version": x.charge_version,
+                "run_number": x.run_number,
+                "failed_at": x.failed_at,
+                "reasons_json": orjson.dumps([r.model_dump(mode="json") for r in x.reasons]).decode(),
+            }
+        )
     conn.execute(insert(t.failures), rows)
     conn.execute(insert(t.failure_reasons), reasons)
     conn.execute(insert(t.failure_events), events)

@@ -9,7 +9,9 @@ NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 def test_same_visit_becomes_one_claim_with_several_lines() -> None:
     a = charge(charge_id="A", procedure_code="97110", diagnoses=["M54.50", "M62.81"], diagnosis_pointers=[2])
-    b = charge(charge_id="B", procedure_code="97140", diagnoses=["M62.81", "R26.89"], diagnosis_pointers=[1, 2])
+    b = charge(
+        charge_id="B", procedure_code="97140", diagnoses=["M62.81", "R26.89"], diagnosis_pointers=[1, 2]
+    )
     [claim] = build_claims([Passed(a), Passed(b)], run_number=7, now=NOW)
     assert claim.run_number == 7
     assert [line.charge_id for line in claim.lines] == ["A", "B"]
@@ -27,8 +29,10 @@ def test_different_patient_date_provider_or_payer_split_claims() -> None:
         charge(charge_id="B", patient={**base.patient.model_dump(), "id": "P-2"}),
         charge(charge_id="C", service_date=TODAY - dt.timedelta(days=4)),
         charge(charge_id="D", billing_provider={"npi": "1234567893", "name": "Other", "tax_id": "987654321"}),
-        charge(charge_id="E", payers=[{"payer_id": "aetna", "name": "Aetna", "payer_type": "commercial",
-                                       "member_id": "W123"}]),
+        charge(
+            charge_id="E",
+            payers=[{"payer_id": "aetna", "name": "Aetna", "payer_type": "commercial", "member_id": "W123"}],
+        ),
     ]
     claims = build_claims([Passed(base), *(Passed(o) for o in others)], run_number=1, now=NOW)
     assert len(claims) == 5

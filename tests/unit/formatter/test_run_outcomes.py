@@ -25,14 +25,22 @@ def never_held(c: Charge, today: dt.date) -> bool:
 
 def run(charges, history=None, failures=None, run_number=5):
     return run_charges(
-        charges, history or History(), failures or {}, run_number=run_number, now=NOW,
-        evaluate=fails_when_code_is_bad, is_held=never_held,
+        charges,
+        history or History(),
+        failures or {},
+        run_number=run_number,
+        now=NOW,
+        evaluate=fails_when_code_is_bad,
+        is_held=never_held,
     )
 
 
 def test_each_charge_has_exactly_one_outcome() -> None:
-    charges = [charge(charge_id="A"), charge(charge_id="B", procedure_code="BAD", units=9),
-               charge(charge_id="C", claim_delay_until=NOW.date() + dt.timedelta(days=3))]
+    charges = [
+        charge(charge_id="A"),
+        charge(charge_id="B", procedure_code="BAD", units=9),
+        charge(charge_id="C", claim_delay_until=NOW.date() + dt.timedelta(days=3)),
+    ]
     result = run(charges)
     assert {k[0]: o.kind for k, o in result.outcomes.items()} == {"A": "claimed", "B": "failed", "C": "held"}
     [failure] = result.failed
@@ -43,15 +51,18 @@ def test_each_charge_has_exactly_one_outcome() -> None:
 
 def test_failure_keeps_its_oldest_date_and_counts_up() -> None:
     old = dt.date(2026, 10, 1)
-    result = run([charge(version=2, procedure_code="BAD")],
-                 failures={"CH-1": FailureState(old, 3, "reprocessing")})
+    result = run(
+        [charge(version=2, procedure_code="BAD")], failures={"CH-1": FailureState(old, 3, "reprocessing")}
+    )
     [failure] = result.failed
     assert failure.oldest_failure_date == old
     assert failure.failure_count == 4
 
 
 def test_a_charge_that_passes_after_failing_is_resolved() -> None:
-    result = run([charge(version=2)], failures={"CH-1": FailureState(dt.date(2026, 10, 1), 1, "reprocessing")})
+    result = run(
+        [charge(version=2)], failures={"CH-1": FailureState(dt.date(2026, 10, 1), 1, "reprocessing")}
+    )
     [resolved] = result.resolved
     assert resolved.charge_id == "CH-1" and resolved.claim_id == result.claims[0].claim_id
 
