@@ -1,0 +1,91 @@
+"""`claimflow report` commands on a SQLite file filled by the real formatter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from claimflow.db import create_all, make_engine
+from claimflow.settings import get_settings
+from contracts.reprocess import ReprocessRequest
+from tests.unit.report.data import fill
+from workers.report import cli, publish
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[ReprocessRequest]:
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    engine = make_engine(url)
+    create_all(engine)
+    fill(engine)
+    monkeypatch.setattr(cli, "get_settings", lambda: get_settings().model_copy(update={"database_url": url}))
+    sent: list[ReprocessRequest] = []
+
+    class FakePublisher:
+        def __init__(self, _settings: Any) -> None: ...
+
+        async def __call__(self, request: ReprocessRequest) -> None:
+            sent.append(request)
+
+    monkeypatch.setattr(publish, "KafkaPublisher", FakePublisher)
+    return sent
+
+
+def run(*args: str) -> Any:
+    result = runner.invoke(cli.app, list(args))
+    return result
+
+
+def test_create_user_prints_a_token_once(db: list[ReprocessRequest]) -> None:
+    result = run("create-user", "ann", "--company", "acme-therapy", "--company", "beta-co")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith("cfr_")
+
+
+def test_search_json_and_table_and_groups(db: list[ReprocessRequest]) -> None:
+    run("create-user", "ann", "--company", "acme-therapy")
+    result = run("search", "--as", "ann", "--json", "--sort", "-amount")
+    assert result.exit_code == 0, result.output
+    assert [i["charge_id"] for i in json.loads(result.output)["items"]] == ["A3", "A1", "A2"]
+    table = run("search", "--company", "acme-therapy", "--practice", "south")
+    assert "A3" in table.output and "A1" not in table.output
+    groups = json.loads(run("search", "--as", "ann", "--group-by", "payer", "--json").output)
+    assert {g["key"]: g["charges"] for g in groups["groups"]} == {"Medicare": 2, "Aetna": 1}
+    assert "REQUIRED_FIELD" in run("search", "--as", "ann", "--group-by", "reason").output
+
+
+def test_search_refuses_another_company_and_bad_input(db: list[ReprocessRequest]) -> None:
+    run("create-user", "ann", "--company", "acme-therapy")
+    assert run("search", "--as", "ann", "--company", "other-co").exit_code == 2
+    assert run("search", "--as", "ann", "--sort", "nope").exit_code == 2
+    assert run("search").exit_code == 2
+
+
+def test_show(db: list[ReprocessRequest]) -> None:
+    run("create-user", "ann", "--company", "acme-therapy")
+    result = run("show", "A1")
+    assert result.exit_code == 0, result.output
+    assert "Versions" in result.output and "REQUIRED_FIELD" in result.output
+    assert json.loads(run("show", "A1", "--as", "ann", "--json").output)["failure_count"] == 2
+    assert run("show", "O1", "--as", "ann").exit_code == 2
+
+
+def test_reprocess_publishes_one_request_with_corrections(db: list[ReprocessRequest]) -> None:
+    run("create-user", "ann", "--company", "acme-therapy")
+    result = run(
+        "reprocess", "A1", "A5", "--set", "patient.birth_date=1950-02-01", "--set", "units=1", "--as", "ann"
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipped A5: not open (status resolved)" in result.output
+    (request,) = db
+    assert request.charge_ids == ["A1"] and request.requested_by == "ann"
+    assert request.corrections == {"A1": {"patient.birth_date": "1950-02-01", "units": 1}}
+    assert run("reprocess", "O1", "--as", "ann").exit_code == 2
+    assert run("reprocess", "A1").exit_code == 2
+    assert len(db) == 1

@@ -1,0 +1,80 @@
+"""The API's request models: clear 4xx errors come from these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from workers.report.models import FailedCharge, GroupQuery, ReprocessBody, SearchFilters, SearchQuery
+
+
+def test_reprocess_needs_exactly_one_selection() -> None:
+    with pytest.raises(ValidationError, match="charge_ids or by filters"):
+        ReprocessBody()
+    with pytest.raises(ValidationError, match="charge_ids or by filters"):
+        ReprocessBody(charge_ids=["A"], filters=SearchFilters())
+    assert ReprocessBody(filters=SearchFilters(reason="required_field")).filters is not None
+
+
+def test_corrections_only_for_selected_charges() -> None:
+    with pytest.raises(ValidationError, match="not selected: B"):
+        ReprocessBody(charge_ids=["A"], corrections={"B": {"patient.sex": "F"}})
+
+
+def test_charge_ids_are_identifiers() -> None:
+    with pytest.raises(ValidationError):
+        ReprocessBody(charge_ids=["a:b"])
+
+
+def test_search_filters_normalise_and_check() -> None:
+    assert SearchFilters(reason=" required_field ").reason == "REQUIRED_FIELD"
+    with pytest.raises(ValidationError, match="after failed_to"):
+        SearchFilters(failed_from=dt.date(2026, 2, 1), failed_to=dt.date(2026, 1, 1))
+    with pytest.raises(ValidationError):
+        SearchFilters.model_validate({"unknown": 1})
+    with pytest.raises(ValidationError):
+        SearchQuery(limit=0)
+    with pytest.raises(ValidationError):
+        GroupQuery.model_validate({"by": "patient"})
+
+
+def test_to_search_carries_every_filter() -> None:
+    s = SearchFilters(practice="p", location="l", run=3, reason="X", status="all").to_search("acme")
+    assert (s.company_id, s.practice_id, s.location_id, s.run_number, s.failure_code, s.status) == (
+        "acme",
+        "p",
+        "l",
+        3,
+        "X",
+        "all",
+    )
+
+
+def test_money_is_a_two_place_string_and_the_patient_is_last_first() -> None:
+    row: dict[str, Any] = {
+        "charge_id": "A",
+        "company_id": "c",
+        "practice_id": None,
+        "location_id": None,
+        "patient_id": "P-1",
+        "patient_name": "Doe, Jane",
+        "service_date": dt.date(2026, 1, 2),
+        "procedure_code": "97110",
+        "amount": Decimal("90"),
+        "payer_name": "Medicare",
+        "reasons": [],
+        "run_number": 1,
+        "oldest_failure_date": dt.date(2026, 1, 3),
+        "last_failure_date": dt.date(2026, 1, 4),
+        "failure_count": 2,
+        "status": "open",
+        "latest_version": 1,
+    }
+    data = FailedCharge.from_row(row).model_dump(mode="json")
+    assert data["amount"] == "90.00"
+    assert data["patient"] == {"id": "P-1", "name": "Doe, Jane"}
+    assert data["service_date"] == "2026-01-02"

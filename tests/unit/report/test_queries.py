@@ -1,0 +1,159 @@
+"""The report's query building: filters, sorting, grouping and paging, compiled, not run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+
+from workers.report import queries as q
+
+
+def sql(stmt: Any, dialect: Any = None) -> str:
+    compiled = stmt.compile(dialect=dialect or sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    return " ".join(str(compiled).split())
+
+
+def test_every_search_is_scoped_to_its_company_and_defaults_to_open() -> None:
+    text = sql(q.rows_statement(q.Search(company_id="acme")))
+    assert "charge_failures.company_id = 'acme'" in text
+    assert "charge_failures.status = 'open'" in text
+    assert "LIMIT 50 OFFSET 0" in text
+
+
+def test_status_all_drops_the_status_filter_but_not_the_company() -> None:
+    text = sql(q.count_statement(q.Search(company_id="acme", status="all")))
+    assert "status" not in text
+    assert "company_id = 'acme'" in text
+
+
+def test_each_filter_becomes_a_condition() -> None:
+    s = q.Search(
+        company_id="acme",
+        practice_id="north",
+        location_id="north-main",
+        run_number=7,
+        failure_code="required_field",
+        payer_name="Medicare",
+        procedure_code="97110",
+        failed_from=dt.date(2026, 1, 1),
+        failed_to=dt.date(2026, 1, 31),
+        charge_ids=("CH-1",),
+    )
+    text = sql(q.count_statement(s))
+    for fragment in (
+        "practice_id = 'north'",
+        "location_id = 'north-main'",
+        "run_number = 7",
+        "charge_failure_reasons.code = 'REQUIRED_FIELD'",
+        "lower(charge_failures.payer_name) = 'medicare'",
+        "procedure_code = '97110'",
+        "oldest_failure_date >= '2026-01-01'",
+        "oldest_failure_date <= '2026-01-31'",
+        "charge_id IN ('CH-1')",
+    ):
+        assert fragment in text, fragment
+
+
+def test_date_range_can_apply_to_the_last_failure_date() -> None:
+    text = sql(
+        q.count_statement(q.Search(company_id="a", failed_from=dt.date(2026, 2, 1), date_field="last"))
+    )
+    assert "last_failure_date >= '2026-02-01'" in text
+    assert "oldest_failure_date" not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, q.DEFAULT_SORT),
+        ("", q.DEFAULT_SORT),
+        ("amount", (("amount", False),)),
+        ("-amount, oldest_failure_date", (("amount", True), ("oldest_failure_date", False))),
+        ("+patient_name", (("patient_name", False),)),
+    ],
+)
+def test_parse_sort(text: str | None, expected: tuple[tuple[str, bool], ...]) -> None:
+    assert q.parse_sort(text) == expected
+
+
+def test_unknown_sort_column_is_a_search_error_naming_the_choices() -> None:
+    with pytest.raises(q.SearchError, match=r"cannot sort by 'amount;drop'.*charge_id"):
+        q.parse_sort("amount;drop")
+
+
+def test_sort_is_nulls_last_and_ends_with_charge_id_for_stable_pages() -> None:
+    text = sql(q.rows_statement(q.Search(company_id="a", sort=(("amount", True),))), postgresql.dialect())
+    assert "ORDER BY charge_failures.amount DESC NULLS LAST, charge_failures.charge_id ASC" in text
+
+
+def test_sorting_by_charge_id_adds_no_second_tie_breaker() -> None:
+    text = sql(q.rows_statement(q.Search(company_id="a", sort=(("charge_id", True),))))
+    assert text.count("charge_failures.charge_id") >= 1
+    assert "charge_id DESC NULLS LAST LIMIT" in text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"failed_from": dt.date(2026, 2, 1), "failed_to": dt.date(2026, 1, 1)},
+        {"status": "closed"},
+        {"sort": (("nope", False),)},
+        {"limit": 0},
+        {"limit": q.MAX_LIMIT + 1},
+        {"offset": -1},
+    ],
+)
+def test_invalid_searches_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(q.SearchError):
+        q.Search(company_id="a", **bad)
+
+
+@pytest.mark.parametrize(
+    ("total", "limit", "offset", "following"),
+    [(0, 50, 0, None), (50, 50, 0, None), (51, 50, 0, 50), (120, 50, 50, 100), (120, 50, 100, None)],
+)
+def test_page_next_offset(total: int, limit: int, offset: int, following: int | None) -> None:
+    assert q.Page(total=total, limit=limit, offset=offset).next_offset == following
+
+
+@pytest.mark.parametrize(
+    ("by", "column"),
+    [
+        ("practice", "practice_id"),
+        ("location", "location_id"),
+        ("payer", "payer_name"),
+        ("run", "run_number"),
+    ],
+)
+def test_group_by_a_column_counts_and_sums_within_the_search(by: q.GroupBy, column: str) -> None:
+    text = sql(q.group_statement(q.Search(company_id="acme"), by))
+    assert f"GROUP BY charge_failures.{column}" in text
+    assert "count(*)" in text and "sum(charge_failures.amount)" in text
+    assert "company_id = 'acme'" in text and "status = 'open'" in text
+
+
+def test_group_by_reason_counts_each_charge_once_per_reason() -> None:
+    text = sql(q.group_statement(q.Search(company_id="acme"), "reason"))
+    assert "SELECT DISTINCT charge_failure_reasons.code" in text
+    assert "GROUP BY anon_1.code" in text
+    assert "company_id = 'acme'" in text
+
+
+def test_detail_is_only_found_within_the_callers_companies() -> None:
+    text = sql(q.failure_statement("CH-1", ("acme", "beta")))
+    assert "charge_id = 'CH-1'" in text and "company_id IN ('acme', 'beta')" in text
+
+
+def test_attach_reasons_keeps_order_and_gives_empty_lists() -> None:
+    rows = [{"charge_id": "A"}, {"charge_id": "B"}]
+    reasons = [
+        {"charge_id": "A", "code": "X", "message": "x"},
+        {"charge_id": "A", "code": "Y", "message": "y"},
+    ]
+    out = q.attach_reasons(rows, reasons)
+    assert [r["code"] for r in out[0]["reasons"]] == ["X", "Y"]
+    assert out[1]["reasons"] == []
+    assert "charge_id" not in out[0]["reasons"][0]

@@ -1,0 +1,227 @@
+"""The report service: FastAPI over the failure store, one request per biller action.
+
+Endpoints are sync where they only read (FastAPI runs them in its thread pool, beside the
+blocking engine); reprocess is async because it awaits the broker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from claimflow.db import make_engine
+from claimflow.settings import Settings
+from contracts.reprocess import ReprocessRequest
+from contracts.topics import REPROCESS_REQUESTS
+from workers.formatter.rules import RULES
+from workers.report import actions, storage
+from workers.report import queries as q
+from workers.report.auth import AccessDenied, Caller
+from workers.report.models import (
+    ChargeDetail,
+    FailedCharge,
+    Group,
+    GroupQuery,
+    Groups,
+    Me,
+    ReasonInfo,
+    ReprocessAccepted,
+    ReprocessBody,
+    SearchPage,
+    SearchQuery,
+)
+from workers.report.publish import KafkaPublisher, Publisher, PublishError
+
+log = logging.getLogger("claimflow.report")
+bearer = HTTPBearer(auto_error=False, description="An API token from `claimflow report create-user`.")
+
+DESCRIPTION = """\
+The **Failed Charges report**: charges the formatter could not bill, with every failure
+reason, for the companies you belong to. Search, sort, group and page through failures,
+open a charge record's history, and reprocess the ones you fixed in one action.
+
+Authenticate with `Authorization: Bearer <token>`. Money is a two-place decimal string.
+"""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def caller(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "a valid API token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise unauthorized
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        found = storage.caller_for_token(conn, creds.credentials)
+    if found is None:
+        raise unauthorized
+    return found
+
+
+Who = Annotated[Caller, Depends(caller)]
+
+
+def company_of(who: Caller, requested: str | None) -> str:
+    try:
+        return who.company(requested)
+    except AccessDenied as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+
+
+def run_search(who: Caller, params: SearchQuery) -> q.Search:
+    try:
+        return params.to_search(
+            company_of(who, params.company),
+            sort=q.parse_sort(params.sort),
+            limit=params.limit,
+            offset=params.offset,
+        )
+    except q.SearchError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    publisher: Publisher | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> FastAPI:
+    db = engine if engine is not None else make_engine(settings.database_url)
+    publish: Publisher = publisher if publisher is not None else KafkaPublisher(settings)
+    app = FastAPI(title="claimflow: Failed Charges report", version="1", description=DESCRIPTION)
+    app.state.engine = db
+
+    @app.get("/healthz", summary="Liveness and database check", tags=["service"])
+    def healthz() -> dict[str, str]:
+        with db.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok"}
+
+    @app.get("/me", summary="Who you are and which companies you may see", tags=["access"])
+    def me(who: Who) -> Me:
+        return Me(user_id=who.user_id, companies=list(who.companies))
+
+    @app.get("/reasons", summary="Every failure reason code the formatter reports", tags=["report"])
+    def reasons() -> list[ReasonInfo]:
+        return [
+            ReasonInfo(code=r.code, title=r.title, severity=r.severity, description=r.description)
+            for r in RULES.values()
+        ]
+
+    @app.get("/failures", summary="Search failed charges (sort, filter, page)", tags=["report"])
+    def search(who: Who, params: Annotated[SearchQuery, Query()]) -> SearchPage:
+        """Failed charges of one company with every failure reason. Defaults: your own company,
+        all practices and locations, open failures, oldest failure first, 50 per page."""
+        s = run_search(who, params)
+        with db.connect() as conn:
+            page, amount = storage.search(conn, s)
+        return SearchPage(
+            company_id=s.company_id,
+            total=page.total,
+            total_amount=amount,
+            limit=page.limit,
+            offset=page.offset,
+            next_offset=page.next_offset,
+            items=[FailedCharge.from_row(row) for row in page.rows],
+        )
+
+    @app.get("/failures/groups", summary="Group failed charges: counts and amounts", tags=["report"])
+    def group(who: Who, params: Annotated[GroupQuery, Query()]) -> Groups:
+        """Counts and amounts per failure reason, practice, location, payer or run, over the
+        same filters as the search. By reason, a charge counts once in each reason it failed."""
+        company_id = company_of(who, params.company)
+        s = params.to_search(company_id)
+        with db.connect() as conn:
+            rows = storage.groups(conn, s, params.by)
+        return Groups(
+            company_id=company_id,
+            by=params.by,
+            groups=[
+                Group(
+                    **row,
+                    label=RULES[row["key"]].title if params.by == "reason" and row["key"] in RULES else None,
+                )
+                for row in rows
+            ],
+        )
+
+    @app.get(
+        "/failures/{charge_id}",
+        summary="A failed charge record: versions, failures and reprocessing",
+        tags=["report"],
+        responses={404: {"description": "No failed charge with this id in your companies."}},
+    )
+    def show(who: Who, charge_id: str) -> ChargeDetail:
+        with db.connect() as conn:
+            found = storage.detail(conn, charge_id, who.companies)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no failed charge with this id")
+        return ChargeDetail.model_validate(
+            {**found, "patient": {"id": found["patient_id"], "name": found["patient_name"]}}
+        )
+
+    @app.post(
+        "/reprocess",
+        status_code=status.HTTP_202_ACCEPTED,
+        summary="Reprocess selected failed charges (one request to the reprocess worker)",
+        tags=["report"],
+        responses={
+            403: {"description": "You do not belong to that company."},
+            422: {"description": "Invalid selection, or none of it is an open failure in the company."},
+            503: {"description": "The broker did not take the request; nothing was published."},
+        },
+    )
+    async def reprocess(who: Who, body: ReprocessBody) -> ReprocessAccepted:
+        """Publishes ONE ReprocessRequest for the selected charges that are open failures in
+        the company; the answer says which those are and why the others are skipped. The
+        reprocess worker replays them as new charge versions."""
+        company_id = company_of(who, body.company)
+
+        def prepare() -> tuple[ReprocessRequest, actions.Plan]:
+            with db.connect() as conn:
+                return actions.prepare(conn, body, company_id, who.user_id, clock())
+
+        try:
+            req, plan = await run_in_threadpool(prepare)
+        except actions.NothingToReprocess as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                {"message": str(exc), "skipped": [s.model_dump() for s in exc.skipped]},
+            ) from None
+        try:
+            await publish(req)
+        except PublishError as exc:
+            log.warning("reprocess request not published: %s", exc)
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        log.info(
+            "reprocess request published request_id=%s company_id=%s charges=%d",
+            req.request_id,
+            company_id,
+            len(plan.replaying),
+        )
+        return ReprocessAccepted(
+            request_id=req.request_id,
+            company_id=company_id,
+            requested_by=who.user_id,
+            topic=settings.topic(REPROCESS_REQUESTS),
+            replaying=plan.replaying,
+            skipped=plan.skipped,
+        )
+
+    return app

@@ -1,0 +1,354 @@
+"""`claimflow report ...`: serve the API, add users, and the report's searches in a terminal.
+
+The commands run the same queries and the same reprocess action as the API, straight on
+the database; `--as USER` applies that user's companies, as their token would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from claimflow.settings import get_settings
+from workers.report import queries as q
+
+app = typer.Typer(
+    no_args_is_help=True, help="The Failed Charges report service, its users, and reprocessing."
+)
+console = Console()
+
+AsUser = Annotated[str | None, typer.Option("--as", help="Act as this report user (their companies apply).")]
+Company = Annotated[str | None, typer.Option(help="Company id; defaults to the --as user's own company.")]
+
+
+def _engine() -> Any:
+    from claimflow.db import create_all, make_engine
+
+    engine = make_engine(get_settings().database_url)
+    create_all(engine)
+    return engine
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(2)
+
+
+def _company(conn: Any, as_user: str | None, company: str | None) -> tuple[str | None, str]:
+    """(user id, company id) the command works in, with the API's access rules."""
+    from workers.report import storage
+    from workers.report.auth import AccessDenied
+
+    if as_user is None:
+        if company is None:
+            raise _fail("give --company or --as USER")
+        return None, company
+    caller = storage.caller_for_user(conn, as_user)
+    if caller is None:
+        raise _fail(f"no report user {as_user!r}; add one with `claimflow report create-user`")
+    try:
+        return caller.user_id, caller.company(company)
+    except AccessDenied as exc:
+        raise _fail(str(exc)) from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: CLAIMFLOW_REPORT_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: CLAIMFLOW_REPORT_PORT.")] = None,
+) -> None:
+    """Serve the report API (OpenAPI at /docs and /openapi.json)."""
+    import uvicorn
+
+    from claimflow.logs import configure
+    from workers.report.api import create_app
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_format)
+    _engine()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.report_host,
+        port=port or settings.report_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command("create-user")
+def create_user(
+    user: Annotated[str, typer.Argument(help="User id (letters, digits, . _ -).")],
+    company: Annotated[list[str], typer.Option(help="A company the user may see; the first is their own.")],
+) -> None:
+    """Add a user (or companies to one) and print a NEW API token, once; only its hash is kept."""
+    from claimflow.db import unit_of_work
+    from workers.report import storage
+
+    try:
+        with unit_of_work(_engine()) as conn:
+            token = storage.create_user(conn, user, company, dt.datetime.now(dt.UTC))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"user {user}: companies {', '.join(company)}. Token (shown once, keep it safe):", highlight=False
+    )
+    typer.echo(token)
+
+
+@app.command()
+def search(
+    as_user: AsUser = None,
+    company: Company = None,
+    practice: Annotated[str | None, typer.Option(help="Practice id (default all).")] = None,
+    location: Annotated[str | None, typer.Option(help="Location id (default all).")] = None,
+    run: Annotated[int | None, typer.Option(help="Formatter run number.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Failure reason code.")] = None,
+    payer: Annotated[str | None, typer.Option(help="Payer name.")] = None,
+    failed_from: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    failed_to: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    date_field: Annotated[str, typer.Option(help="oldest or last failure date.")] = "oldest",
+    status: Annotated[str, typer.Option(help="open, reprocessing, resolved or all.")] = "open",
+    sort: Annotated[str | None, typer.Option(help="e.g. -amount,oldest_failure_date")] = None,
+    limit: int = 50,
+    offset: int = 0,
+    group_by: Annotated[str | None, typer.Option(help="reason, practice, location, payer or run.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON as the API answers.")] = False,
+) -> None:
+    """Search failed charges, or group them with counts and amounts."""
+    from pydantic import ValidationError
+
+    from workers.report import storage
+    from workers.report.models import FailedCharge, GroupQuery, SearchPage, SearchQuery
+
+    engine = _engine()
+    with engine.connect() as conn:
+        _, company_id = _company(conn, as_user, company)
+        fields: dict[str, Any] = {
+            "practice": practice,
+            "location": location,
+            "run": run,
+            "reason": reason,
+            "payer": payer,
+            "failed_from": failed_from.date() if failed_from else None,
+            "failed_to": failed_to.date() if failed_to else None,
+            "date_field": date_field,
+            "status": status,
+        }
+        try:
+            if group_by is not None:
+                gq = GroupQuery.model_validate({**fields, "by": group_by})
+                rows = storage.groups(conn, gq.to_search(company_id), gq.by)
+                return _print_groups(company_id, gq.by, rows, as_json)
+            sq = SearchQuery.model_validate({**fields, "sort": sort, "limit": limit, "offset": offset})
+            s = sq.to_search(company_id, sort=q.parse_sort(sq.sort), limit=sq.limit, offset=sq.offset)
+        except (ValidationError, q.SearchError) as exc:
+            raise _fail(str(exc)) from None
+        page, amount = storage.search(conn, s)
+    result = SearchPage(
+        company_id=company_id,
+        total=page.total,
+        total_amount=amount,
+        limit=page.limit,
+        offset=page.offset,
+        next_offset=page.next_offset,
+        items=[FailedCharge.from_row(r) for r in page.rows],
+    )
+    if as_json:
+        return typer.echo(result.model_dump_json(indent=2))
+    table = Table(title=f"Failed charges, {company_id}: {result.total} (total {result.total_amount})")
+    for heading in (
+        "Charge",
+        "Patient",
+        "Service",
+        "Proc",
+        "Amount",
+        "Payer",
+        "Failure reasons",
+        "Run",
+        "Oldest failure",
+        "Count",
+        "Status",
+    ):
+        wraps = heading in ("Patient", "Failure reasons")  # the rest stay readable on one line
+        table.add_column(
+            heading,
+            justify="right" if heading in ("Amount", "Run", "Count") else "left",
+            no_wrap=not wraps,
+            ratio=3 if heading == "Failure reasons" else None,
+        )
+    for item in result.items:
+        table.add_row(
+            item.charge_id,
+            f"{item.patient.name} ({item.patient.id})",
+            str(item.service_date or ""),
+            item.procedure_code or "",
+            f"{item.amount:.2f}" if item.amount is not None else "",
+            item.payer_name or "",
+            "\n".join(f"{r.code}: {r.message}" for r in item.reasons),
+            str(item.run_number),
+            str(item.oldest_failure_date),
+            str(item.failure_count),
+            item.status,
+        )
+    console.print(table)
+    if result.next_offset is not None:
+        console.print(f"more: --offset {result.next_offset}")
+
+
+def _print_groups(company_id: str, by: q.GroupBy, rows: list[dict[str, Any]], as_json: bool) -> None:
+    from workers.formatter.rules import RULES
+    from workers.report.models import Group, Groups
+
+    groups = Groups(
+        company_id=company_id,
+        by=by,
+        groups=[
+            Group(**r, label=RULES[r["key"]].title if by == "reason" and r["key"] in RULES else None)
+            for r in rows
+        ],
+    )
+    if as_json:
+        return typer.echo(groups.model_dump_json(indent=2))
+    table = Table(title=f"Failed charges, {company_id}, by {by}")
+    table.add_column(by.capitalize())
+    table.add_column("Charges", justify="right")
+    table.add_column("Amount", justify="right")
+    for g in groups.groups:
+        table.add_row(
+            f"{g.key} ({g.label})" if g.label else str(g.key or "-"), str(g.charges), f"{g.amount:.2f}"
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    charge_id: str,
+    as_user: AsUser = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON as the API answers.")] = False,
+) -> None:
+    """A failed charge record: each version, each failure with its reasons, reprocessing."""
+    from workers.report import storage
+    from workers.report.models import ChargeDetail
+
+    with _engine().connect() as conn:
+        if as_user is not None:
+            caller = storage.caller_for_user(conn, as_user)
+            if caller is None:
+                raise _fail(f"no report user {as_user!r}")
+            companies = caller.companies
+        else:
+            companies = tuple(storage.companies_with_failure(conn, charge_id))
+        found = storage.detail(conn, charge_id, companies)
+    if found is None:
+        raise _fail(f"no failed charge {charge_id}")
+    detail = ChargeDetail.model_validate(
+        {**found, "patient": {"id": found["patient_id"], "name": found["patient_name"]}}
+    )
+    if as_json:
+        return typer.echo(detail.model_dump_json(indent=2))
+    console.print(
+        f"[bold]{detail.charge_id}[/bold] {detail.status}: {detail.patient.name} ({detail.patient.id}), "
+        f"{detail.service_date} {detail.procedure_code} {detail.amount}, {detail.payer_name}; "
+        f"failed {detail.failure_count}x since {detail.oldest_failure_date}",
+        highlight=False,
+    )
+    versions = Table(title="Versions")
+    for heading in ("Version", "Outcome", "Run", "Claim", "Received"):
+        versions.add_column(heading)
+    for v in detail.versions:
+        versions.add_row(
+            str(v.version), v.outcome, str(v.run_number or ""), v.claim_id or "", str(v.received_at)
+        )
+    console.print(versions)
+    failures = Table(title="Failures")
+    for heading in ("Version", "Run", "Failed at", "Reasons"):
+        failures.add_column(heading)
+    for e in detail.failures:
+        failures.add_row(
+            str(e.version),
+            str(e.run_number),
+            str(e.failed_at),
+            "\n".join(f"{r.code}: {r.message}" for r in e.reasons),
+        )
+    console.print(failures)
+    if detail.reprocessing is None:
+        console.print("Reprocessing: the reprocess worker has not run against this database.")
+    else:
+        console.print(f"Reprocessing: {len(detail.reprocessing)} request(s)")
+        for item in detail.reprocessing:
+            console.print(f"  {json.dumps(item, default=str)}", highlight=False)
+
+
+def _parse_set(values: list[str]) -> dict[str, Any]:
+    """`field=value` pairs; a value that reads as JSON (a list, a number, null) is taken as such."""
+    fields: dict[str, Any] = {}
+    for text in values:
+        name, sep, raw = text.partition("=")
+        if not sep or not name.strip():
+            raise _fail(f"--set takes field=value, not {text!r}")
+        try:
+            fields[name.strip()] = json.loads(raw)
+        except ValueError:
+            fields[name.strip()] = raw
+    return fields
+
+
+@app.command()
+def reprocess(
+    charge_ids: Annotated[list[str], typer.Argument(help="Charge record ids to reprocess.")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="field=value correction, for every charge given.")
+    ] = [],  # noqa: B006
+    as_user: Annotated[
+        str, typer.Option("--as", help="The report user who asks (their companies apply).")
+    ] = "",
+    company: Company = None,
+    delay_until: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Claim delay date.")
+    ] = None,
+) -> None:
+    """Publish ONE reprocess request for the given charges (the reprocess worker replays them)."""
+    from pydantic import ValidationError
+
+    from workers.report import actions
+    from workers.report.models import ReprocessBody
+    from workers.report.publish import KafkaPublisher, PublishError
+
+    if not as_user:
+        raise _fail("give --as USER: a reprocess request records who asked")
+    settings = get_settings()
+    with _engine().connect() as conn:
+        user_id, company_id = _company(conn, as_user, company)
+        corrections = _parse_set(set_)
+        try:
+            body = ReprocessBody(
+                company=company_id,
+                charge_ids=charge_ids,
+                corrections={cid: corrections for cid in charge_ids} if corrections else {},
+                claim_delay_until=delay_until.date() if delay_until else None,
+            )
+            request, plan = actions.prepare(
+                conn, body, company_id, user_id or as_user, dt.datetime.now(dt.UTC)
+            )
+        except ValidationError as exc:
+            raise _fail(str(exc)) from None
+        except actions.NothingToReprocess as exc:
+            for s in exc.skipped:
+                console.print(f"skipped {s.charge_id}: {s.reason}", highlight=False)
+            raise _fail(str(exc)) from None
+    try:
+        asyncio.run(KafkaPublisher(settings)(request))
+    except PublishError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"request {request.request_id}: replaying {', '.join(plan.replaying)}", highlight=False)
+    for s in plan.skipped:
+        console.print(f"skipped {s.charge_id}: {s.reason}", highlight=False)

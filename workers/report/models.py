@@ -1,0 +1,222 @@
+"""What the report's API takes and answers (pydantic), shared by the CLI's --json output.
+
+Money is `contracts.base.Money`: exact Decimal, serialized as a two-place string.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from contracts.base import Identifier, Money
+from workers.report import queries as q
+
+ReasonCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9_]{1,40}$")
+]
+
+
+class SearchFilters(BaseModel):
+    """The report's search criteria (everything but sorting and paging)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company: Identifier | None = Field(
+        None, description="Company to search; defaults to your own (first) company."
+    )
+    practice: Identifier | None = Field(None, description="Practice id; all practices when omitted.")
+    location: Identifier | None = Field(None, description="Location id; all locations when omitted.")
+    run: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Formatter run number of the latest failure."
+    )
+    reason: ReasonCode | None = Field(
+        None, description="Failure reason code, e.g. REQUIRED_FIELD (see /reasons)."
+    )
+    payer: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        None, description="Primary payer name."
+    )
+    procedure: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+        None, description="Procedure code."
+    )
+    failed_from: dt.date | None = Field(None, description="Failure date on or after (see date_field).")
+    failed_to: dt.date | None = Field(None, description="Failure date on or before (see date_field).")
+    date_field: q.DateField = Field("oldest", description="Which failure date the range applies to.")
+    status: q.Status = Field("open", description="open (default), reprocessing, resolved, or all.")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> SearchFilters:
+        if self.failed_from and self.failed_to and self.failed_from > self.failed_to:
+            raise ValueError("failed_from is after failed_to")
+        return self
+
+    def to_search(self, company_id: str, **extra: Any) -> q.Search:
+        return q.Search(
+            company_id=company_id,
+            practice_id=self.practice,
+            location_id=self.location,
+            run_number=self.run,
+            failure_code=self.reason,
+            payer_name=self.payer,
+            procedure_code=self.procedure,
+            failed_from=self.failed_from,
+            failed_to=self.failed_to,
+            date_field=self.date_field,
+            status=self.status,
+            **extra,
+        )
+
+
+class SearchQuery(SearchFilters):
+    sort: str | None = Field(
+        None,
+        description="Comma-separated columns, '-' for descending, e.g. '-amount,oldest_failure_date'. "
+        f"Columns: {', '.join(q.SORTABLE)}.",
+    )
+    limit: Annotated[int, Field(ge=1, le=q.MAX_LIMIT)] = 50
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+class GroupQuery(SearchFilters):
+    by: q.GroupBy = Field(description="Group by failure reason, practice, location, payer or run.")
+
+
+class Reason(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    severity: str
+
+
+class PatientRef(BaseModel):
+    id: str
+    name: str = Field(description='"Last, First", as billers see it.')
+
+
+class FailedCharge(BaseModel):
+    charge_id: str
+    company_id: str
+    practice_id: str | None
+    location_id: str | None
+    patient: PatientRef
+    service_date: dt.date | None
+    procedure_code: str | None
+    amount: Money | None
+    payer_name: str | None
+    reasons: list[Reason]
+    run_number: int
+    oldest_failure_date: dt.date
+    last_failure_date: dt.date
+    failure_count: int
+    status: str
+    latest_version: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> FailedCharge:
+        return cls.model_validate({**row, "patient": {"id": row["patient_id"], "name": row["patient_name"]}})
+
+
+class SearchPage(BaseModel):
+    company_id: str
+    total: int = Field(description="Charges the whole search found, across all pages.")
+    total_amount: Money
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last page.")
+    items: list[FailedCharge]
+
+
+class Group(BaseModel):
+    key: str | None = Field(description="Reason code, practice/location id, payer name or run number.")
+    label: str | None = Field(None, description="The rule's title when grouped by reason.")
+    charges: int
+    amount: Money
+
+
+class Groups(BaseModel):
+    company_id: str
+    by: q.GroupBy
+    groups: list[Group]
+
+
+class ChargeVersion(BaseModel):
+    version: int
+    outcome: str = Field(description="claimed, failed, held or stale")
+    run_number: int | None
+    claim_id: str | None
+    received_at: dt.datetime
+    charge: dict[str, Any]
+
+
+class FailureEvent(BaseModel):
+    version: int
+    run_number: int
+    failed_at: dt.datetime
+    reasons: list[Reason]
+
+
+class ChargeDetail(FailedCharge):
+    resolved_claim_id: str | None = None
+    resolved_at: dt.datetime | None = None
+    versions: list[ChargeVersion]
+    failures: list[FailureEvent]
+    reprocessing: list[dict[str, Any]] | None = Field(
+        description="What the reprocess worker did with this charge; null where it has not run here yet."
+    )
+
+
+class ReprocessBody(BaseModel):
+    """Select failures by charge id, or by the search's filters; one action is one request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company: Identifier | None = Field(None, description="Defaults to your own (first) company.")
+    charge_ids: Annotated[list[Identifier], Field(max_length=10000)] = []
+    filters: SearchFilters | None = Field(
+        None, description="Instead of charge_ids: every open failure found."
+    )
+    corrections: dict[Identifier, dict[str, Any]] = Field(
+        default={},
+        description='Per charge id, fields to change by dotted path, e.g. {"CH-1": {"patient.sex": "F"}}.',
+    )
+    claim_delay_until: dt.date | None = Field(None, description="Hold the replayed charges until this date.")
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> ReprocessBody:
+        if bool(self.charge_ids) == (self.filters is not None):
+            raise ValueError("select failures by charge_ids or by filters (one of them)")
+        if self.filters is not None and self.filters.company not in (None, self.company):
+            raise ValueError("give the company once, at the top level")
+        stray = set(self.corrections) - set(self.charge_ids)
+        if stray:
+            raise ValueError(f"corrections for charges not selected: {', '.join(sorted(stray))}")
+        return self
+
+
+class Skipped(BaseModel):
+    charge_id: str
+    reason: str
+
+
+class ReprocessAccepted(BaseModel):
+    request_id: str
+    company_id: str
+    requested_by: str
+    topic: str
+    replaying: list[str] = Field(
+        description="Open failures in the company that the reprocess worker will replay."
+    )
+    skipped: list[Skipped] = Field(description="Selected charges that will not be replayed, and why.")
+
+
+class ReasonInfo(BaseModel):
+    code: str
+    title: str
+    severity: str
+    description: str
+
+
+class Me(BaseModel):
+    user_id: str
+    companies: list[str]

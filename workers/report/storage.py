@@ -1,0 +1,231 @@
+"""The report's own tables (users, their tokens and companies) and every read it makes.
+
+Failure data is the formatter's (workers/formatter/tables.py); what reprocessing did is the
+reprocess worker's (`reprocess_requests`/`reprocess_items`), read here only when present.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    insert,
+    inspect,
+    select,
+)
+
+from claimflow.db import metadata
+from workers.report import queries as q
+from workers.report.auth import Caller, check_user_id, hash_token, new_token
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 hex; the token itself is never stored
+    Column(
+        "user_id", String(64), ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+user_companies = Table(
+    "user_companies",
+    metadata,
+    Column("user_id", String(64), ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
+    Column("company_id", String(64), primary_key=True),
+    # Position 0 is the user's own company: the report's default, as in the biller's screen.
+    Column("position", Integer, nullable=False),
+)
+
+
+# --- users and tokens ------------------------------------------------------------------
+
+
+def create_user(conn: Connection, user_id: str, companies: Sequence[str], now: dt.datetime) -> str:
+    """Add a user (or add companies to one) and return a NEW token; only its hash is kept."""
+    check_user_id(user_id)
+    if not companies:
+        raise ValueError("a user belongs to at least one company")
+    exists = conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
+    if exists is None:
+        conn.execute(insert(users).values(user_id=user_id, created_at=now))
+    known = companies_of(conn, user_id)
+    added = [c for c in dict.fromkeys(companies) if c not in known]
+    if added:
+        conn.execute(
+            insert(user_companies),
+            [{"user_id": user_id, "company_id": c, "position": len(known) + i} for i, c in enumerate(added)],
+        )
+    token = new_token()
+    conn.execute(insert(api_tokens).values(token_hash=hash_token(token), user_id=user_id, created_at=now))
+    return token
+
+
+def companies_of(conn: Connection, user_id: str) -> tuple[str, ...]:
+    rows = conn.execute(
+        select(user_companies.c.company_id)
+        .where(user_companies.c.user_id == user_id)
+        .order_by(user_companies.c.position)
+    )
+    return tuple(r.company_id for r in rows)
+
+
+def caller_for_token(conn: Connection, token: str) -> Caller | None:
+    row = conn.execute(
+        select(api_tokens.c.user_id).where(
+            and_(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    return Caller(row.user_id, companies_of(conn, row.user_id))
+
+
+def caller_for_user(conn: Connection, user_id: str) -> Caller | None:
+    """For the CLI's `--as USER`: the same company rules without a token."""
+    if conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first() is None:
+        return None
+    return Caller(user_id, companies_of(conn, user_id))
+
+
+def revoke_tokens(conn: Connection, user_id: str, now: dt.datetime) -> int:
+    result = conn.execute(
+        api_tokens.update()
+        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+def delete_user(conn: Connection, user_id: str) -> None:
+    for table in (api_tokens, user_companies, users):
+        conn.execute(delete(table).where(table.c.user_id == user_id))
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def search(conn: Connection, s: q.Search) -> tuple[q.Page, Decimal]:
+    """One page of failed charges with their reasons, the total count and total amount."""
+    totals = conn.execute(q.totals_statement(s)).one()
+    rows = [dict(r._mapping) for r in conn.execute(q.rows_statement(s))]
+    reasons = [dict(r._mapping) for r in conn.execute(q.reasons_statement([r["charge_id"] for r in rows]))]
+    page = q.Page(
+        total=int(totals.charges), limit=s.limit, offset=s.offset, rows=q.attach_reasons(rows, reasons)
+    )
+    return page, Decimal(totals.amount or 0)
+
+
+def groups(conn: Connection, s: q.Search, by: q.GroupBy) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": None if r.key is None else str(r.key),
+            "charges": int(r.charges),
+            "amount": Decimal(r.amount or 0),
+        }
+        for r in conn.execute(q.group_statement(s, by))
+    ]
+
+
+def detail(conn: Connection, charge_id: str, companies: tuple[str, ...]) -> dict[str, Any] | None:
+    """A failed charge with every version, every failure and what reprocessing did; None when
+    it is not a failed charge in one of `companies` (the caller cannot tell which)."""
+    row = conn.execute(q.failure_statement(charge_id, companies)).first()
+    if row is None:
+        return None
+    failure = dict(row._mapping)
+    reasons = [dict(r._mapping) for r in conn.execute(q.reasons_statement([charge_id]))]
+    versions = [
+        {**{k: v for k, v in r._mapping.items() if k != "charge_json"}, "charge": orjson.loads(r.charge_json)}
+        for r in conn.execute(q.versions_statement(charge_id))
+    ]
+    events = [
+        {
+            **{k: v for k, v in r._mapping.items() if k != "reasons_json"},
+            "reasons": orjson.loads(r.reasons_json),
+        }
+        for r in conn.execute(q.events_statement(charge_id))
+    ]
+    return {
+        **q.attach_reasons([failure], reasons)[0],
+        "versions": versions,
+        "failures": events,
+        "reprocessing": reprocess_history(conn, charge_id),
+    }
+
+
+def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] | None:
+    """What the reprocess worker did with this charge: its `reprocess_items` rows, each with
+    its request. None (not []) while that worker's tables do not exist in this database.
+
+    The tables are reflected rather than imported so that the report does not break when
+    the reprocess worker changes its columns; every column is passed through as it is.
+    """
+    names = set(inspect(conn).get_table_names())
+    if "reprocess_items" not in names:
+        return None
+    reflected = MetaData()
+    items = Table("reprocess_items", reflected, autoload_with=conn)
+    if "charge_id" not in items.c:
+        return None
+    stmt = select(items).where(items.c.charge_id == charge_id)
+    requests = None
+    if "reprocess_requests" in names and "request_id" in items.c:
+        requests = Table("reprocess_requests", reflected, autoload_with=conn)
+        if "request_id" not in requests.c:
+            requests = None
+    out = []
+    for item in conn.execute(stmt):
+        entry = dict(item._mapping)
+        if requests is not None:
+            req = conn.execute(select(requests).where(requests.c.request_id == entry["request_id"])).first()
+            # The request's own *_json columns list every charge it touched: not this page's business.
+            entry["request"] = (
+                {k: v for k, v in req._mapping.items() if not k.endswith("_json")}
+                if req is not None
+                else None
+            )
+        out.append(entry)
+    return out
+
+
+def selection(conn: Connection, company_id: str, charge_ids: Sequence[str]) -> dict[str, str]:
+    """charge_id -> status for the selected charges that are failures in the company."""
+    if not charge_ids:
+        return {}
+    rows = conn.execute(q.selection_statement(company_id, list(dict.fromkeys(charge_ids))))
+    return {r.charge_id: r.status for r in rows}
+
+
+def matching_ids(conn: Connection, s: q.Search, cap: int) -> list[str]:
+    """Every charge id a search finds (open ones, for reprocessing by filters), at most `cap`+1
+    so that the caller can tell 'too many' from 'exactly cap'."""
+    stmt = select(q.f.c.charge_id).where(*q.conditions(s)).order_by(*q.order_by(s.sort)).limit(cap + 1)
+    return [r.charge_id for r in conn.execute(stmt)]
+
+
+def companies_with_failure(conn: Connection, charge_id: str) -> list[str]:
+    """For the operator's CLI (no --as): the company of a failed charge, whichever it is."""
+    return [r.company_id for r in conn.execute(select(q.f.c.company_id).where(q.f.c.charge_id == charge_id))]
