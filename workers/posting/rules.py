@@ -129,9 +129,13 @@ def apply_posting(bill: Bill, posting: Posting) -> Outcome:
 
 
 def bill_not_found(bill_id: str) -> Rejected:
+    # Claims and postings are separate topics, so a posting can overtake the claim that
+    # opens its bill. This answer is recorded like any other (the same posting_id is
+    # answered the same again), so the biller posts it anew once the bill is open.
     return Rejected(
         "BILL_NOT_FOUND",
-        f"bill {bill_id} is not open: no claim has opened it yet; check the bill number",
+        f"no bill {bill_id} yet: the claim that opens it has not been received; post again "
+        "(as a new posting) once the bill exists, and check the bill number",
     )
 
 

@@ -137,13 +137,23 @@ def _now() -> dt.datetime:
 # --- bills --------------------------------------------------------------------------------
 
 
-def load_bills(conn: Connection, bill_ids: Iterable[str]) -> dict[str, Bill]:
-    """The bills that exist among `bill_ids`, by id (two queries per 500 ids)."""
+def load_bills(conn: Connection, bill_ids: Iterable[str], *, for_update: bool = False) -> dict[str, Bill]:
+    """The bills that exist among `bill_ids`, by id (two queries per 500 ids).
+
+    `for_update` locks the bill rows (PostgreSQL) until the transaction ends, so a writer
+    that loads, changes in memory and saves cannot overwrite another writer's change made
+    in between (the claims and postings agents, or two instances during a rebalance).
+    SQLite needs no lock: its writers are serialised by BEGIN IMMEDIATE.
+    """
     ids = sorted(set(bill_ids))
     rows: list[Any] = []
     payer_rows: dict[str, list[BillPayer]] = {}
     for chunk in _chunks(ids):
-        rows.extend(conn.execute(select(bills).where(bills.c.bill_id.in_(chunk))))
+        query = select(bills).where(bills.c.bill_id.in_(chunk))
+        if for_update:
+            # In id order, so two lockers take their common rows in the same order.
+            query = query.order_by(bills.c.bill_id).with_for_update()
+        rows.extend(conn.execute(query))
         query = (
             select(bill_payers)
             .where(bill_payers.c.bill_id.in_(chunk))
@@ -206,7 +216,7 @@ def open_bills_from_claims(conn: Connection, claims: Iterable[Claim]) -> dict[st
             del fresh[claim_id]
     if not fresh:
         return {}
-    known = load_bills(conn, (c.bill_id for c in fresh.values()))
+    known = load_bills(conn, (c.bill_id for c in fresh.values()), for_update=True)
     changed: dict[str, Bill] = {}
     for claim in fresh.values():  # in arrival order: a re-send follows its original
         current = changed.get(claim.bill_id) or known.get(claim.bill_id)

@@ -1,0 +1,112 @@
+"""The posting worker's batch steps: claims open bills, postings change them.
+
+Both run inside the one transaction `workers.common.batch` opens per batch, so a bill's new
+state, its ledger lines and the answers recorded for its postings commit together; the
+batch loop publishes the answers only after that commit.
+
+A batch of postings loads its bills once, applies every posting in arrival order in
+memory (a bill's second posting sees the first one's result, as the topic is keyed by
+bill) and saves once. A posting_id answered before, in an earlier batch or earlier in this
+one, is answered again with the same bytes and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection
+
+from claimflow.logs import get_logger
+from contracts.claim import Claim
+from contracts.codec import encode
+from contracts.posting import Posting
+from contracts.topics import POSTING_RESULTS
+from workers.common.messages import Incoming, Outgoing
+from workers.posting import storage
+from workers.posting.bill import Bill
+from workers.posting.rules import Applied, LedgerLine, answer, apply_posting, bill_not_found
+
+Clock = Callable[[], dt.datetime]
+log = get_logger("claimflow.posting")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ClaimsHandler:
+    """Opens a bill from each claim, once per claim id however often it is delivered.
+
+    A claim has no answer topic of its own: its effect is the bill a later posting finds.
+    """
+
+    name = "posting-claims"
+    models: tuple[type[Claim], ...] = (Claim,)
+
+    def __init__(self, *, clock: Clock = utcnow) -> None:
+        self.clock = clock
+
+    def handle(self, conn: Connection, batch: Sequence[Incoming[Claim]]) -> list[Outgoing]:
+        changed = storage.open_bills_from_claims(conn, [item.message for item in batch])
+        if changed:
+            log.debug("bills_opened", worker=self.name, claims=len(batch), bills_changed=len(changed))
+        return []
+
+
+class PostingHandler:
+    """Applies postings to bills and answers each one on the posting-results topic."""
+
+    name = "posting"
+    models: tuple[type[Posting], ...] = (Posting,)
+
+    def __init__(self, *, prefix: str = "", clock: Clock = utcnow) -> None:
+        self.clock = clock
+        self.results_topic = f"{prefix}{POSTING_RESULTS}"
+
+    def handle(self, conn: Connection, batch: Sequence[Incoming[Posting]]) -> list[Outgoing]:
+        postings = [item.message for item in batch]
+        earlier = storage.find_answers(conn, (p.posting_id for p in postings))
+        fresh_bills = {p.bill_id for p in postings if p.posting_id not in earlier}
+        bills = storage.load_bills(conn, fresh_bills, for_update=True)
+        now = self.clock()
+        changed: dict[str, Bill] = {}
+        lines: list[LedgerLine] = []
+        answers: dict[str, bytes] = {}
+        out: list[Outgoing] = []
+        for posting in postings:
+            raw = earlier.get(posting.posting_id) or answers.get(posting.posting_id)
+            if raw is None:
+                raw = self._apply(posting, bills, changed, lines, now)
+                answers[posting.posting_id] = raw
+            out.append(Outgoing(self.results_topic, posting.bill_id.encode(), raw))
+        storage.save_bills(conn, changed.values(), now)
+        storage.append_ledger(conn, lines)
+        storage.record_answers(conn, answers)
+        repeated = len(postings) - len(answers)
+        log.debug(
+            "postings_applied",
+            worker=self.name,
+            postings=len(postings),
+            applied=len(lines),
+            rejected=len(answers) - len(lines),
+            repeated=repeated,
+            bills_changed=len(changed),
+        )
+        return out
+
+    @staticmethod
+    def _apply(
+        posting: Posting,
+        bills: dict[str, Bill],
+        changed: dict[str, Bill],
+        lines: list[LedgerLine],
+        now: dt.datetime,
+    ) -> bytes:
+        """Apply one posting to the in-memory bills; answer it, as published and stored."""
+        bill = bills.get(posting.bill_id)
+        outcome = bill_not_found(posting.bill_id) if bill is None else apply_posting(bill, posting)
+        if isinstance(outcome, Applied):
+            bills[posting.bill_id] = changed[posting.bill_id] = outcome.bill
+            lines.append(outcome.line)
+        return encode(answer(posting, outcome, now))
