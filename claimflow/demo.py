@@ -97,10 +97,11 @@ def run(
     for name in WORKERS:
         if _available(f"workers.{name}.agent"):
             procs.start(name, "worker", name)
-    report_url = None
+    report_url = token = None
     if _available("workers.report.api"):
         procs.start("report", "report", "serve")
         report_url = f"http://{settings.report_host}:{settings.report_port}"
+        token = _demo_token(engine)
     console.print(f"Started {', '.join(procs.started)}; logs in {procs.logs}/")
 
     stopping = False
@@ -117,7 +118,7 @@ def run(
         with Live(console=console, refresh_per_second=2) as live:
             while not stopping:
                 feed.maybe_publish_postings()
-                live.update(view(engine, feed, procs, report_url))
+                live.update(view(engine, feed, procs, report_url, token))
                 time.sleep(1)
     finally:
         console.print("Stopping workers (each finishes the batch in hand)...")
@@ -211,7 +212,16 @@ def _count(conn: Any, sql: str) -> int:
     return int(conn.execute(text(sql)).scalar() or 0)
 
 
-def view(engine: Engine, feed: Feed, procs: Processes, report_url: str | None) -> Group:
+def _demo_token(engine: Engine) -> str:
+    """A biller for the sample companies, with a fresh token each run (only its hash is kept)."""
+    from workers.report import storage as report_storage
+
+    with engine.begin() as conn:
+        companies = ["acme-therapy", "bayside-rehab", "pinecrest-physio"]
+        return report_storage.create_user(conn, "demo-biller", companies, dt.datetime.now(dt.UTC))
+
+
+def view(engine: Engine, feed: Feed, procs: Processes, report_url: str | None, token: str | None) -> Group:
     with engine.connect() as conn:
         outcomes: dict[str, int] = dict(
             conn.execute(text("SELECT outcome, COUNT(*) FROM formatter_charges GROUP BY outcome")).all()
@@ -237,15 +247,18 @@ def view(engine: Engine, feed: Feed, procs: Processes, report_url: str | None) -
     status.add_row("bills", str(bills))
     status.add_row("postings", f"{feed.postings_sent} published, {answers} answered")
     if report_url:
-        status.add_row("Failed Charges report", f"{report_url}/docs")
+        status.add_row("Failed Charges report", f"{report_url}/docs  (token for demo-biller: {token})")
     why = Table(title="Open failures by reason")
     why.add_column("rule")
     why.add_column("charges", justify="right")
     for code, n in reasons:
         why.add_row(code, str(n))
     hint = (
-        "Try: claimflow report search --group-by reason · claimflow bills aging · "
-        "claimflow kafka status   (Ctrl-C stops everything)"
+        "Try, in another terminal (.venv/bin/claimflow):\n"
+        "  claimflow report search --as demo-biller --group-by reason\n"
+        f'  curl -H "Authorization: Bearer {token}" "{report_url}/failures?sort=-amount&limit=5"\n'
+        "  claimflow bills aging      claimflow kafka status\n"
+        "Ctrl-C stops everything."
     )
     return Group(status, why, hint)
 

@@ -191,12 +191,8 @@ async def test_claims_open_bills_and_postings_land_in_order(
         assert first_seen(answers_by_bill[bill_id]) == first_seen([p.posting_id for p in stream])
         lines = [line.posting_id for line in ledger if line.bill_id == bill_id]
         assert lines == [pid for pid in first_seen([p.posting_id for p in stream]) if pid in applied]
-    # The samples say what the spec makes of their own postings; the worker agrees. Except
-    # KB on an untouched bill: the sample expects the spec's "any balance" refusal, while
-    # workers/posting/codes.py deliberately lets KB kill a bill with nothing posted.
+    # The samples say what the spec makes of their own postings; the worker agrees.
     for s in samples:
-        if s.scenario.startswith("kill_with_balance"):
-            continue
         assert isinstance(outcomes[s.posting.posting_id], Applied) == (s.expected == "applied"), s.scenario
     assert any(isinstance(o, Rejected) for o in outcomes.values())
 

@@ -8,14 +8,12 @@ and a message a biller understands. `rules.apply` runs the checks every code sha
 
 Choices the spec leaves open or that contradict the seed (the product's choice):
 
-- KB (Kill Bill). The spec rejects KB when the bill's `balance` is not zero, but the seed
-  says KB "does not remove the balance, so some reports may show this", and its use is a
-  claim created in error, which still owes its charges. Under the spec's wording such a
-  bill could never be killed. So KB is refused when anything *posted* still stands: late
-  fee, any payer's cash or contractual, or bad debt. The balance is then exactly the
-  billed amount and stays on the bill. KB also needs the first payer to be current
-  ("only applies to the first payer"): a Rebill or a Rejection to another payer means
-  the bill was worked, and killing it would hide that.
+- KB (Kill Bill) follows the spec's table to the letter: refused while the balance, the
+  late fee, or any payer's cash or contractual balance is not zero, and unless the first
+  payer is current. The seed says the same ("can only be posted if no balances exist on
+  the bill"). A claim created in error is therefore written off (WB) or adjusted to zero
+  before it is killed; the bad debt stays on the killed bill ("it does not remove the
+  balance, so some reports may show this"), and Undo Kill Bill brings it back as it was.
 - AB (Bad-debt adjustment) cancels what was posted after a write-off. It is refused when
   there is no bad debt, when `a` exceeds the bad debt (bad debt never goes below zero),
   and unless the balance is a credit of at least `a` (balance <= -a): AB may bring a
@@ -371,8 +369,8 @@ def kill(bill: Bill, _a: Decimal, _next: int | None) -> Bill:
     standing = [
         f"{what} {m(amount)}"
         for what, amount in (
+            ("balance", bill.balance),
             ("late fee", bill.late_fee_balance),
-            ("bad debt", bill.bad_debt),
             *((f"cash on {p.label}", p.cash_balance) for p in bill.payers),
             *((f"contractual on {p.label}", p.contractual_balance) for p in bill.payers),
         )

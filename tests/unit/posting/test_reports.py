@@ -43,7 +43,7 @@ def test_aging_groups_by_current_payer_and_leaves_out_inactive_bills() -> None:
         aged("B4", 95, "P 60", "RB", "P 20", "RB"),  # patient 91-120: 20
         aged("B5", 10, "HA"),                # on hold
         aged("B6", 10, "SL"),                # in collections
-        aged("B7", 10, "KB"),                # killed
+        aged("B10", 10, "WB 100", "KB"),     # killed
         aged("B8", 10, "P 100"),             # nothing owed
         aged("B9", 10, "P 120"),             # credit
     ]

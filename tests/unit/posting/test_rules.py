@@ -92,7 +92,7 @@ def test_refund_message_names_amounts_payer_and_hint() -> None:
         ((), "RB", ["use a Rejection (J)"]),
         (("P 10", "RB", "P 10", "RB", "P 10"), "RB", ["add a payer to the bill"]),
         ((), "UR", ["only follows a Rebill"]),
-        (("KB",), "P 10", ["post Undo Kill Bill (UK) first"]),
+        (("WB 100", "KB"), "P 10", ["post Undo Kill Bill (UK) first"]),
         ((), "ZZ", ["unknown transaction code"]),
         (("P 50", "F 20"), "UF 10", ["10.00", "20.00", "Medicare"]),
     ],
