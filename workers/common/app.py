@@ -44,6 +44,8 @@ def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
         "broker": servers,
         "broker_credentials": credentials(settings),
         "store": "memory://",
+        # faust keeps a small data directory per app; keep it under var/, not the cwd.
+        "datadir": str(settings.home / "faust" / f"{settings.topic_prefix}claimflow-{worker}"),
         "autodiscover": False,
         "web_enabled": False,
         # Topics are created by the project's tooling (claimflow kafka start), not by workers.

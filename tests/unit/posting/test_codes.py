@@ -125,7 +125,8 @@ ROWS = [
     row("TH-reject-not-on-hold", (), "TH", "NOT_ON_HOLD"),
     # KB / UK kill
     row("KB-reject-untouched-bill", (), "KB", "BILL_HAS_BALANCES"),
-    row("KB-kills-written-off-bill", ("WB 100",), "KB", {"killed": True, "balance": "0.00", "bad_debt": "100.00"}),
+    row("KB-kills-written-off-bill", ("WB 100",), "KB",
+        {"killed": True, "balance": "0.00", "bad_debt": "100.00"}),
     row("KB-after-cancelled-payment", ("P 10", "AP 10", "WB 100"), "KB", {"killed": True}),
     row("KB-reject-cash", ("P 10",), "KB", "BILL_HAS_BALANCES"),
     row("KB-reject-contractual", ("C 10",), "KB", "BILL_HAS_BALANCES"),
