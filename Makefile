@@ -46,6 +46,12 @@ format: $(STAMP)
 schemas: $(STAMP)
 	$(PY) -m contracts.export
 
+## make bench: throughput, latency and memory of the workers beside the ceiling (bench/results/latest.json).
+bench: $(STAMP)
+	$(PY) -m bench --full
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
+
 kafka-start: $(STAMP)
 	$(PY) -m claimflow kafka start
 kafka-stop: $(STAMP)

@@ -1,0 +1,305 @@
+"""`python -m bench [--quick|--medium|--full]`: every figure of the issue, in one run.
+
+Starts a dedicated broker (port 49092, data under var/bench/kafka) and a throwaway
+PostgreSQL, measures the ceilings, each worker's throughput and memory, and the latency at
+20% of each worker's peak, then writes bench/results/latest.json (plus a timestamped copy)
+and prints a table. Nothing here asserts speed: `--quick` exists to keep the bench working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import ceiling, latency, workers
+from bench.common import BenchEnv, close_env, start_env
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: Offered load for the latency figures, as a share of the peak measured in the same run.
+LATENCY_LOAD = 0.2
+
+TARGETS = {
+    "formatter_ratio": 0.5,
+    "posting_sqlite_ratio": 0.3,
+    "posting_postgres_ratio": 0.2,
+    "p99_ms": 50.0,
+    "rss_growth_pct": 10.0,
+}
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    ceiling: int
+    perf: int
+    formatter: int
+    posting_sqlite: int
+    posting_postgres: int
+    latency_seconds: float
+
+
+MODES = {
+    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8),
+    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30),
+    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60),
+}
+
+#: Wide enough for the tables when the output is a pipe (make, CI logs), not a terminal.
+console = Console(width=None if sys.stdout.isatty() else 140)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "cpu_model": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _ratio(worker: dict[str, Any] | None, ceiling_rate: float | None) -> float | None:
+    if not worker or not ceiling_rate or worker.get("msg_per_s") is None:
+        return None
+    return round(worker["msg_per_s"] / ceiling_rate, 3)
+
+
+def _section(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
+    """Run one measurement; a failure is recorded in the JSON instead of ending the run."""
+    console.print(f"[bold]bench[/bold] {name} ...")
+    started = time.monotonic()
+    try:
+        value = fn()
+    except Exception as exc:
+        traceback.print_exc()
+        value = {"error": f"{type(exc).__name__}: {exc}"}
+    console.print(f"[bold]bench[/bold] {name} done in {time.monotonic() - started:.0f}s")
+    results.setdefault("timings_s", {})[name] = round(time.monotonic() - started, 1)
+    return value
+
+
+def _run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        return await coro_fn()
+
+    return asyncio.run(main())
+
+
+def run(mode: Mode) -> dict[str, Any]:
+    from claimflow.settings import get_settings
+
+    version = get_settings().kafka_version
+    results: dict[str, Any] = {
+        "mode": mode.name,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
+        "machine": machine(),
+        "kafka_version": version,
+        "counts": mode.__dict__,
+        "targets": {},
+    }
+    env: BenchEnv = start_env(with_postgres=True)
+    results["broker"] = env.bootstrap
+    try:
+        py = _section(results, "ceiling", lambda: _run(lambda: ceiling.python_passthrough(env, mode.ceiling)))
+        record_size = py.get("payload_bytes_avg", 1150) if isinstance(py, dict) else 1150
+        perf = _section(
+            results, "kafka_perf", lambda: ceiling.kafka_perf(env, mode.perf, record_size, version)
+        )
+        results["ceiling"] = {"python_passthrough": py, "kafka_perf": perf}
+        ceiling_rate = py.get("msg_per_s") if isinstance(py, dict) else None
+
+        fmt = _section(results, "formatter", lambda: _run(lambda: workers.formatter(env, mode.formatter)))
+        results["workers"] = {"formatter": fmt}
+        missing = workers.posting_available()
+        if missing is None:
+            results["workers"]["posting_sqlite"] = _section(
+                results,
+                "posting_sqlite",
+                lambda: _run(lambda: workers.posting(env, mode.posting_sqlite, "sqlite")),
+            )
+            results["workers"]["posting_postgres"] = _section(
+                results,
+                "posting_postgres",
+                lambda: _run(lambda: workers.posting(env, mode.posting_postgres, "postgresql")),
+            )
+        else:
+            skipped = {"skipped": f"posting worker not available: {missing}"}
+            results["workers"]["posting_sqlite"] = skipped
+            results["workers"]["posting_postgres"] = skipped
+        for w in results["workers"].values():
+            if isinstance(w, dict):
+                w["ratio_to_ceiling"] = _ratio(w, ceiling_rate)
+
+        results["latency"] = {}
+        for name, key, fn in (
+            ("formatter", "formatter", latency.formatter),
+            ("posting", "posting_sqlite", latency.posting),
+        ):
+            peak = results["workers"].get(key, {}).get("msg_per_s")
+            if not peak:
+                results["latency"][name] = {"skipped": f"no peak measured for {key}"}
+                continue
+            rate = max(peak * LATENCY_LOAD, 1.0)
+            results["latency"][name] = _section(
+                results,
+                f"latency_{name}",
+                lambda fn=fn, rate=rate: _run(lambda: fn(env, rate, mode.latency_seconds)),  # type: ignore[misc]
+            )
+            results["latency"][name]["load_share_of_peak"] = LATENCY_LOAD
+    finally:
+        close_env(env)
+    results["targets"] = targets(results)
+    results["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return results
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    w = results.get("workers", {})
+    lat = results.get("latency", {})
+
+    def check(value: float | None, limit: float, above: bool) -> dict[str, Any]:
+        met = None if value is None else (value >= limit if above else value < limit)
+        return {"value": value, "target": limit, "met": met}
+
+    out = {
+        "formatter_ratio": check(
+            w.get("formatter", {}).get("ratio_to_ceiling"), TARGETS["formatter_ratio"], True
+        ),
+        "posting_sqlite_ratio": check(
+            w.get("posting_sqlite", {}).get("ratio_to_ceiling"), TARGETS["posting_sqlite_ratio"], True
+        ),
+        "posting_postgres_ratio": check(
+            w.get("posting_postgres", {}).get("ratio_to_ceiling"), TARGETS["posting_postgres_ratio"], True
+        ),
+    }
+    for name in ("formatter", "posting"):
+        out[f"{name}_p99_ms"] = check(lat.get(name, {}).get("p99_ms"), TARGETS["p99_ms"], False)
+    for name in ("formatter", "posting_sqlite"):
+        growth = w.get(name, {}).get("memory", {}).get("growth_pct")
+        out[f"{name}_rss_growth_pct"] = check(growth, TARGETS["rss_growth_pct"], False)
+    return out
+
+
+def write(results: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = results["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = RESULTS / f"{stamp}-{results['mode']}.json"
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    shutil.copyfile(path, RESULTS / "latest.json")
+    return path
+
+
+def _fmt(value: Any, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}{suffix}" if value < 10 else f"{value:,.0f}{suffix}"
+    return f"{value:,}{suffix}" if isinstance(value, int) else f"{value}{suffix}"
+
+
+def show(results: dict[str, Any]) -> None:
+    m = results["machine"]
+    console.print(
+        f"\n[bold]claimflow bench[/bold] ({results['mode']}) on {m['nproc']} cores, {m['memory_gib']} GiB, "
+        f"{m['cpu_model']}; load at start {m['load_avg_at_start']}"
+    )
+    thr = Table(title="Throughput (messages per second)")
+    for col in ("what", "messages", "msg/s", "x ceiling", "peak RSS MB", "RSS growth %"):
+        thr.add_column(col, justify="right" if col != "what" else "left")
+    c = results.get("ceiling", {})
+    py = c.get("python_passthrough", {})
+    perf = c.get("kafka_perf", {})
+    thr.add_row("ceiling: aiokafka passthrough", _fmt(py.get("messages")), _fmt(py.get("msg_per_s")), "1.000")
+    thr.add_row(
+        "broker: ProducerPerformance", _fmt(perf.get("messages")), _fmt(perf.get("producer_msg_per_s"))
+    )
+    thr.add_row(
+        "broker: ConsumerPerformance", _fmt(perf.get("messages")), _fmt(perf.get("consumer_msg_per_s"))
+    )
+    for name, w in results.get("workers", {}).items():
+        mem = w.get("memory", {})
+        note = w.get("error") or w.get("skipped")
+        thr.add_row(
+            name,
+            _fmt(w.get("messages")),
+            _fmt(w.get("msg_per_s")) if not note else f"[red]{note[:60]}[/red]",
+            _fmt(w.get("ratio_to_ceiling")),
+            _fmt(mem.get("peak_rss_mb")),
+            _fmt(mem.get("growth_pct")),
+        )
+    console.print(thr)
+    lat = Table(title=f"Latency at {int(LATENCY_LOAD * 100)}% of peak (publish -> answer)")
+    for col in ("worker", "offered/s", "answered", "p50 ms", "p99 ms", "p99.9 ms"):
+        lat.add_column(col, justify="right" if col != "worker" else "left")
+    for name, row in results.get("latency", {}).items():
+        note = row.get("error") or row.get("skipped")
+        lat.add_row(
+            name,
+            _fmt(row.get("offered_per_s")) if not note else f"[red]{note[:60]}[/red]",
+            _fmt(row.get("answered")),
+            _fmt(row.get("p50_ms")),
+            _fmt(row.get("p99_ms")),
+            _fmt(row.get("p999_ms")),
+        )
+    console.print(lat)
+    tg = Table(title="Targets")
+    for col in ("target", "value", "limit", "met"):
+        tg.add_column(col)
+    for name, t in results.get("targets", {}).items():
+        met = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "-"}[t["met"]]
+        tg.add_row(name, _fmt(t["value"]), _fmt(t["target"]), met)
+    console.print(tg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    for name in MODES:
+        group.add_argument(f"--{name}", dest="mode", action="store_const", const=name)
+    parser.set_defaults(mode="full")
+    args = parser.parse_args(argv)
+    # aiokafka retries "not leader" by itself while a just-created topic elects its leaders;
+    # its warnings would bury the tables.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    results = run(MODES[args.mode])
+    path = write(results)
+    show(results)
+    console.print(f"results: {path} (and {RESULTS / 'latest.json'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

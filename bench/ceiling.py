@@ -1,0 +1,230 @@
+"""The ceilings: what plain Python moves through this broker, and what the broker itself moves.
+
+- `python_passthrough`: an aiokafka consumer reads a topic and produces each message to
+  another, batch by batch, waiting for delivery before reading on (the shape of the workers'
+  loop), with no framework and no work. A worker can not beat it on this machine.
+- `kafka_perf`: Kafka's own ProducerPerformance and ConsumerPerformance from the jars of the
+  same version, on the same broker: the broker's limit, far above what Python reaches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+
+from bench import data
+from bench.common import BENCH_HOME, BenchEnv, create_plain_topics, produce, run_id
+
+
+class _Assigned(ConsumerRebalanceListener):
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if assigned and self.at is None:
+            self.at = time.time()
+
+
+async def python_passthrough(env: BenchEnv, n: int) -> dict[str, Any]:
+    tag = run_id()
+    source, sink = f"bench.ceiling.{tag}.in", f"bench.ceiling.{tag}.out"
+    await create_plain_topics(env.bootstrap, [source, sink])
+    await produce(env.bootstrap, source, data.charge_messages(n))
+
+    # The same client settings as the workers' faust app (workers/common/app.py).
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=env.bootstrap,
+        group_id=f"bench-ceiling-{tag}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=1000,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=env.bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
+    assigned = _Assigned()
+    await producer.start()
+    await consumer.start()
+    consumer.subscribe([source], listener=assigned)
+    moved = 0
+    try:
+        while moved < n:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            futures = [
+                await producer.send(sink, r.value, key=r.key) for records in batch.values() for r in records
+            ]
+            await asyncio.gather(*futures)
+            if batch:
+                await consumer.commit()
+            moved += len(futures)
+        ended = time.time()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    started = assigned.at or ended
+    seconds = ended - started
+    return {
+        "messages": moved,
+        "seconds": round(seconds, 3),
+        "msg_per_s": round(moved / seconds, 1) if seconds > 0 else None,
+        "payload_bytes_avg": _avg_charge_bytes(),
+    }
+
+
+def _avg_charge_bytes() -> int:
+    sample = list(data.charge_messages(200))
+    return round(sum(len(v) for _, v in sample) / len(sample))
+
+
+# --- Kafka's own tools -----------------------------------------------------------------------
+
+TOOLS_POM = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by bench.ceiling: resolves Kafka's perf tools (not part of the broker's jars). -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>claimflow.local</groupId>
+  <artifactId>kafka-bench-tools</artifactId>
+  <version>{version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>{version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+def tools_classpath(version: str) -> str:
+    """The broker's libs plus kafka-tools and its dependencies, resolved once into var/bench."""
+    from claimflow.broker import maven
+    from claimflow.settings import get_settings
+
+    broker_libs = maven.resolve_kafka(get_settings().home, version)
+    if any(broker_libs.glob(f"kafka-tools-{version}.jar")):
+        return f"{broker_libs}/*"
+    base = BENCH_HOME / "kafka-tools" / version
+    libs = base / "libs"
+    with maven.file_lock(base / ".resolve.lock"):
+        if not (libs / maven.MARKER).exists():
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise RuntimeError("Maven (mvn) is not on PATH; it resolves Kafka's perf tools")
+            (base / "pom.xml").write_text(TOOLS_POM.format(version=version))
+            staging = base / "libs.partial"
+            shutil.rmtree(staging, ignore_errors=True)
+            proc = subprocess.run(
+                [
+                    mvn,
+                    "-B",
+                    "-q",
+                    "-f",
+                    str(base / "pom.xml"),
+                    "dependency:copy-dependencies",
+                    "-DincludeScope=runtime",
+                    f"-DoutputDirectory={staging.resolve()}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+            if proc.returncode != 0 or not any(staging.glob(f"kafka-tools-{version}.jar")):
+                raise RuntimeError(f"mvn could not resolve kafka-tools {version}: {proc.stdout[-1500:]}")
+            shutil.rmtree(libs, ignore_errors=True)
+            staging.rename(libs)
+            (libs / maven.MARKER).write_text(version + "\n")
+    # kafka-tools' own dependencies first; the broker's libs add the log4j binding.
+    return f"{libs}/*:{broker_libs}/*"
+
+
+def _java(classpath: str, main: str, args: list[str], timeout: float) -> str:
+    from claimflow.broker.kraft import java_executable
+
+    proc = subprocess.run(
+        [java_executable(), "-Xmx512m", "-XX:+UseSerialGC", "-cp", classpath, main, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{main} failed ({proc.returncode}): {(proc.stdout + proc.stderr)[-1500:]}")
+    return proc.stdout
+
+
+def kafka_perf(env: BenchEnv, n: int, record_size: int, version: str) -> dict[str, Any]:
+    classpath = tools_classpath(version)
+    topic = f"bench.perf.{run_id()}"
+    asyncio.run(create_plain_topics(env.bootstrap, [topic]))
+    produced = _java(
+        classpath,
+        "org.apache.kafka.tools.ProducerPerformance",
+        [
+            "--topic",
+            topic,
+            "--num-records",
+            str(n),
+            "--record-size",
+            str(record_size),
+            "--throughput",
+            "-1",
+            "--producer-props",
+            f"bootstrap.servers={env.bootstrap}",
+            "acks=all",
+            "linger.ms=5",
+            "batch.size=262144",
+        ],
+        timeout=900,
+    )
+    # "N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, ..."
+    last = [line for line in produced.splitlines() if "records sent" in line][-1]
+    match = re.search(r"([\d.]+) records/sec \(([\d.]+) MB/sec\)", last)
+    consumed = _java(
+        classpath,
+        "org.apache.kafka.tools.ConsumerPerformance",
+        ["--bootstrap-server", env.bootstrap, "--topic", topic, "--messages", str(n), "--timeout", "60000"],
+        timeout=900,
+    )
+    consumer = _parse_consumer_perf(consumed)
+    return {
+        "record_size": record_size,
+        "messages": n,
+        "producer_msg_per_s": float(match.group(1)) if match else None,
+        "producer_mb_per_s": float(match.group(2)) if match else None,
+        "consumer_msg_per_s": consumer.get("nMsg.sec"),
+        "consumer_mb_per_s": consumer.get("MB.sec"),
+    }
+
+
+def _parse_consumer_perf(out: str) -> dict[str, float]:
+    """The CSV-ish report: a header line naming the columns, then one line of values."""
+    lines = [line for line in out.splitlines() if line.strip()]
+    for i, line in enumerate(lines[:-1]):
+        if "nMsg.sec" in line:
+            names = [x.strip() for x in line.split(",")]
+            values = [x.strip() for x in lines[i + 1].split(",")]
+            parsed: dict[str, float] = {}
+            for name, value in zip(names, values, strict=False):
+                try:
+                    parsed[name] = float(value)
+                except ValueError:
+                    continue
+            return parsed
+    return {}
+
+
+def tools_dir() -> Path:
+    return BENCH_HOME / "kafka-tools"

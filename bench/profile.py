@@ -1,0 +1,121 @@
+"""Where a worker's batch step spends its time: the handler on realistic batches, no broker.
+
+    python -m bench.profile formatter            # pyinstrument tree, SQLite
+    python -m bench.profile posting --db sqlite
+
+Runs what workers/common/batch.py does per batch (decode every message, then the handler
+in one transaction, then encode the answers is part of the handler) on batches of the
+worker's own size, and prints the rate of that step alone beside pyinstrument's call tree.
+The difference between this rate and the worker's rate in the bench is the cost of
+everything around the step (faust, the consumer, the producer, the event loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import data
+from contracts import Charge, Posting
+from contracts.codec import decode
+from workers.common.messages import Incoming, Received
+
+
+def _incoming(messages: Sequence[tuple[bytes, bytes]], topic: str, model: type[Any]) -> list[Any]:
+    return [
+        Incoming(decode(value, model), Received(topic, 0, i, key, value))
+        for i, (key, value) in enumerate(messages)
+    ]
+
+
+def _batches(messages: list[tuple[bytes, bytes]], size: int) -> list[list[tuple[bytes, bytes]]]:
+    return [messages[i : i + size] for i in range(0, len(messages), size)]
+
+
+def formatter_step(database_url: str, n: int, batch: int = 500) -> Callable[[], int]:
+    from claimflow.db import create_all, make_engine, unit_of_work
+    from workers.formatter.handler import FormatterHandler
+    from workers.formatter.rules import RuleBook
+
+    engine = make_engine(database_url)
+    create_all(engine)
+    handler = FormatterHandler(RuleBook.default())
+    batches = _batches(list(data.charge_messages(n)), batch)
+
+    def step() -> int:
+        for raw in batches:
+            items = _incoming(raw, "billing.charges", Charge)
+            with unit_of_work(engine) as conn:
+                handler.handle(conn, items)
+        return n
+
+    return step
+
+
+def posting_step(database_url: str, n: int, batch: int = 500) -> Callable[[], int]:
+    from claimflow.db import make_engine, unit_of_work
+    from workers.posting.handler import PostingHandler
+
+    data.seed_bills(database_url, data.cycles_for(n))
+    engine = make_engine(database_url)
+    handler = PostingHandler()
+    batches = _batches(list(data.posting_messages(n)), batch)
+
+    def step() -> int:
+        for raw in batches:
+            items = _incoming(raw, "billing.postings", Posting)
+            with unit_of_work(engine) as conn:
+                handler.handle(conn, items)
+        return n
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pyinstrument import Profiler
+
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("worker", choices=("formatter", "posting"))
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("-n", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, default=None, help="also write the tree to this file")
+    args = parser.parse_args(argv)
+
+    server = None
+    with tempfile.TemporaryDirectory(prefix="claimflow-profile-") as tmp:
+        if args.db == "postgres":
+            from claimflow.testing.postgres import start_postgres
+
+            server = start_postgres("profile")
+            url = server.url
+        else:
+            url = f"sqlite:///{tmp}/profile.db"
+        try:
+            make = formatter_step if args.worker == "formatter" else posting_step
+            step = make(url, args.n)
+            profiler = Profiler(interval=0.001)
+            started = time.perf_counter()
+            profiler.start()
+            done = step()
+            profiler.stop()
+            seconds = time.perf_counter() - started
+        finally:
+            if server is not None:
+                server.stop()
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    header = (
+        f"{args.worker} on {args.db}: {done} messages in {seconds:.2f}s under the profiler "
+        f"= {done / seconds:,.0f} msg/s for decode + handler + commit alone\n"
+    )
+    print(header + text)
+    if args.out:
+        args.out.write_text(header + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

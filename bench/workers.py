@@ -1,0 +1,119 @@
+"""Each worker's throughput on a preloaded topic, in its own process, as production runs it.
+
+One function per worker. Each preloads its input topic (not timed), starts
+`python -m claimflow worker NAME`, and times from the moment the worker's consumer group
+has its partitions to the CreateTime of the last answer the worker published. The bench
+learns "done" from the group's committed offsets, so it never reads the answers while the
+worker runs (that would take CPU from the worker on a 2-core machine); they are counted
+afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench import data
+from bench.common import BenchEnv, GroupWatch, output_span, produce, start_worker
+from bench.memory import RssSeries
+from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
+
+
+async def _measure(
+    env: BenchEnv,
+    worker: str,
+    prefix: str,
+    database_url: str,
+    input_topic: str,
+    outputs: list[str],
+    n: int,
+    label: str,
+    timeout: float,
+) -> dict[str, Any]:
+    proc = start_worker(env, worker, prefix, database_url, label)
+    series = RssSeries()
+    try:
+        async with GroupWatch(env.bootstrap, f"{prefix}claimflow-{worker}", prefix + input_topic) as watch:
+            started = await watch.wait_stable(timeout=120, proc=proc)
+            deadline = time.monotonic() + timeout
+            done = 0
+            while done < n:
+                if not proc.alive():
+                    raise RuntimeError(f"{worker} exited mid-run; see {proc.log_path}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{worker} did {done}/{n} in {timeout:.0f}s; see {proc.log_path}")
+                await asyncio.sleep(0.5)
+                done = await watch.committed()
+                series.add(time.time() - started, done, proc.rss_kb())
+    finally:
+        await asyncio.to_thread(proc.stop)
+    span = await output_span(env.bootstrap, [prefix + t for t in outputs])
+    if span.last_ms is None:
+        raise RuntimeError(f"{worker} published nothing; see {proc.log_path}")
+    seconds = span.last_ms / 1000 - started
+    return {
+        "messages": n,
+        "outputs": span.count,
+        "seconds": round(seconds, 3),
+        "msg_per_s": round(n / seconds, 1),
+        "first_output_after_s": round((span.first_ms or span.last_ms) / 1000 - started, 3),
+        "database": database_url.split(":", 1)[0],
+        "memory": series.summary(n),
+        "log": str(proc.log_path),
+    }
+
+
+async def formatter(env: BenchEnv, n: int, timeout: float = 3600) -> dict[str, Any]:
+    """Charges in, claims and charge failures out, on SQLite (the formatter's default store)."""
+    prefix = env.prefix("fmt")
+    _create_topics(env, prefix)
+    await produce(env.bootstrap, prefix + CHARGES, data.charge_messages(n))
+    return await _measure(
+        env,
+        "formatter",
+        prefix,
+        env.sqlite_url("formatter"),
+        CHARGES,
+        [CLAIMS, CHARGE_FAILURES, DEAD_LETTER],
+        n,
+        "formatter",
+        timeout,
+    )
+
+
+async def posting(env: BenchEnv, n: int, database: str, timeout: float = 3600) -> dict[str, Any]:
+    """Postings in, posting results out, every posting committed; bills opened beforehand."""
+    prefix = env.prefix(f"pst{database[:2]}")
+    _create_topics(env, prefix)
+    url = env.sqlite_url("posting") if database == "sqlite" else env.postgres_url("posting")
+    seeded = await asyncio.to_thread(data.seed_bills, url, data.cycles_for(n))
+    await produce(env.bootstrap, prefix + POSTINGS, data.posting_messages(n))
+    result = await _measure(
+        env,
+        "posting",
+        prefix,
+        url,
+        POSTINGS,
+        [POSTING_RESULTS, DEAD_LETTER],
+        n,
+        f"posting-{database}",
+        timeout,
+    )
+    result["bills_seeded"] = seeded
+    return result
+
+
+def posting_available() -> str | None:
+    """None if `claimflow worker posting` can be built here, else why not."""
+    try:
+        from workers.posting.agent import build  # noqa: F401
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _create_topics(env: BenchEnv, prefix: str) -> None:
+    from claimflow.broker import create_topics
+
+    create_topics(env.bootstrap, prefix)

@@ -1,0 +1,65 @@
+"""`python -m bench --quick` runs end to end and reports every figure.
+
+Checks the shape of the results, never their size: speed is the benchmark's business
+(docs/PERFORMANCE.md), and a timed test on a shared 2-core machine would only be flaky.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parents[2]
+LATEST = ROOT / "bench" / "results" / "latest.json"
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def test_quick_bench_writes_every_figure() -> None:
+    before = LATEST.stat().st_mtime if LATEST.exists() else 0.0
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert LATEST.stat().st_mtime > before, "latest.json was not rewritten"
+    results = json.loads(LATEST.read_text())
+
+    assert results["mode"] == "quick"
+    assert {"nproc", "memory_gib", "cpu_model"} <= set(results["machine"])
+
+    ceiling = results["ceiling"]
+    assert _number(ceiling["python_passthrough"]["msg_per_s"]), ceiling
+    perf = ceiling["kafka_perf"]
+    assert _number(perf["producer_msg_per_s"]) and _number(perf["consumer_msg_per_s"]), perf
+
+    for name in ("formatter", "posting_sqlite", "posting_postgres"):
+        worker = results["workers"][name]
+        assert "error" not in worker and "skipped" not in worker, (name, worker)
+        assert _number(worker["msg_per_s"]) and _number(worker["ratio_to_ceiling"]), (name, worker)
+        assert worker["outputs"] >= 1, (name, worker)
+        memory = worker["memory"]
+        assert _number(memory["peak_rss_mb"]) and isinstance(memory["growth_pct"], int | float), memory
+
+    for name in ("formatter", "posting"):
+        lat = results["latency"][name]
+        assert "error" not in lat, (name, lat)
+        assert lat["answered"] >= 1, (name, lat)
+        for figure in ("p50_ms", "p99_ms", "p999_ms"):
+            assert _number(lat[figure]), (name, figure, lat)
+
+    for name, target in results["targets"].items():
+        assert target["value"] is not None, name
+        assert target["met"] in (True, False), name
