@@ -198,6 +198,8 @@ def save_run(
             "received_at": now,
         }
         if key in existing_held:
+            if outcome.kind == "held":
+                continue  # redelivered before its date: still held, nothing changes
             # A held charge that comes back on its release date: its row takes the outcome.
             conn.execute(
                 update(t.charges)
