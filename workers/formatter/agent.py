@@ -44,10 +44,16 @@ def build(settings: Settings, book: RuleBook | None = None) -> faust.App:
     async def release_held_charges() -> None:
         # A held charge goes back on the charges topic on its date; the run that takes it
         # treats it as new (its tracking row says "held", not final).
-        due = await asyncio.to_thread(_due_holds, engine, utcnow().date())
-        if due:
-            await publish([Outgoing(charges_topic, key.encode(), raw) for key, raw in due])
-            log.info("held_charges_released", count=len(due))
+        try:
+            due = await asyncio.to_thread(_due_holds, engine, utcnow().date())
+            if due:
+                await publish([Outgoing(charges_topic, key.encode(), raw) for key, raw in due])
+                log.info("held_charges_released", count=len(due))
+        except Exception as exc:
+            # An exception escaping a faust timer crashes the whole worker (mode's task
+            # supervisor), so a database or broker outage longer than the interval would
+            # kill the formatter. The holds are still due at the next tick: log and wait.
+            log.error("held_charges_release_failed", error=type(exc).__name__)
 
     report_progress(app, "formatter", runner.stats)
     return app
