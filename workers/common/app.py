@@ -39,6 +39,9 @@ def credentials(settings: Settings) -> Any:
 
 
 def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
+    # faust makes its datadir with mkdir(exist_ok=True) and no parents: on a fresh clone
+    # var/faust does not exist and every worker would die at start-up.
+    (settings.home / "faust").mkdir(parents=True, exist_ok=True)
     servers = ";".join(f"kafka://{s.strip()}" for s in settings.bootstrap_servers.split(","))
     options: dict[str, Any] = {
         "broker": servers,
