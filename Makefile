@@ -31,7 +31,7 @@ test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
 test-faults: $(STAMP)
-	$(PY) -m pytest -m faults tests/faults
+	CLAIMFLOW_FAULT_SCALE=long $(PY) -m pytest -m faults tests/faults
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -145,6 +145,26 @@ class PostgresServer:
         shutil.rmtree(self.base_dir, ignore_errors=True)
         log.info("postgres.stopped", port=self.port)
 
+    def pause(self) -> None:
+        """Shut the server down but keep its data, to play a database outage (tests/faults);
+        `resume()` brings it back on the same port with the same data."""
+        proc = _run_as_pg(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop"],
+            cwd=self.base_dir,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl stop failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
+        log.info("postgres.paused", port=self.port)
+
+    def resume(self) -> None:
+        proc = _pg_ctl_start(self)
+        if proc.returncode != 0:
+            raise PostgresUnavailable(
+                f"pg_ctl start failed: {(proc.stdout + proc.stderr).strip()[-2000:]}\n{_tail(self.log_file)}"
+            )
+        log.info("postgres.resumed", port=self.port)
+
     def _kill_postmaster(self) -> None:
         # pg_ctl could not stop it (e.g. it never finished starting): kill by pid file.
         with contextlib.suppress(OSError, ValueError, IndexError):

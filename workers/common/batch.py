@@ -37,6 +37,11 @@ log = get_logger("claimflow.batch")
 
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
+#: TEST-ONLY fault hook (tests/faults): when set to N, the process exits abruptly right after
+#: the N-th batch's database commit and before its answers are published, which is the one
+#: window a SIGKILL hits only by luck. Unset or 0 in production: the hook is off.
+_CRASH_AFTER_COMMIT = int(os.environ.get("CLAIMFLOW_FAULT_CRASH_AFTER_COMMIT") or 0)
+
 
 class BatchHandler(Protocol[M]):
     """A worker's domain step: given decoded messages, change state and say what to answer."""
@@ -91,6 +96,7 @@ class BatchRunner(Generic[M]):
         self.max_retry_delay = max_retry_delay
         self.stats = Stats()
         self.stopping = False
+        self._commits = 0  # batches committed, for the test-only crash hook
 
     async def run(self, batches: AsyncIterable[Sequence[Received]]) -> None:
         """Drive the loop over batches from a stream; returns when the stream stops."""
@@ -116,6 +122,9 @@ class BatchRunner(Generic[M]):
                 out.append(self._dead(received, exc.kind, exc.message))
         if good:
             out[:0] = await self._transact(good)
+            self._commits += 1
+            if self._commits == _CRASH_AFTER_COMMIT:
+                os._exit(86)  # test-only, see _CRASH_AFTER_COMMIT
         await self._publish(out)
         self.stats.received += len(batch)
         self.stats.batches += 1
