@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test test-unit test-integration test-faults lint format schemas bench kafka-start kafka-stop kafka-status clean venv
+.PHONY: run test test-unit test-integration test-faults lint format schemas bench bench-quick kafka-start kafka-stop kafka-status clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -130,7 +130,9 @@ def test_ledger_and_answers(engine: Engine) -> None:
         dataclasses.replace(line, posted_at=None) for line in lines
     ]
     assert [(line.code, line.ledger_code, line.amount) for line in stored] == [
-        ("PK", "PK", Decimal("40.10")), ("FR", "AP", Decimal("0.10")), ("HA", "HA", None),
+        ("PK", "PK", Decimal("40.10")),
+        ("FR", "AP", Decimal("0.10")),
+        ("HA", "HA", None),
     ]
     assert found == {"PO-0": answers["PO-0"], "PO-3": answers["PO-3"]}
     assert b"REFUND_EXCEEDS_CASH" in found["PO-3"]

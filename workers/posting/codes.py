@@ -151,8 +151,9 @@ def payment(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     return _on_payer(bill, -a, payer, cash_balance=payer.cash_balance + a)
 
 
-@code("C", "contractual allowance", amount=POSITIVE, family=True, payer_transaction=True,
-      category="contractual")
+@code(
+    "C", "contractual allowance", amount=POSITIVE, family=True, payer_transaction=True, category="contractual"
+)
 def contractual(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     if a > bill.balance:
         raise Refusal(
@@ -164,8 +165,7 @@ def contractual(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     return _on_payer(bill, -a, payer, contractual_balance=payer.contractual_balance + a)
 
 
-@code("AP", "payment adjustment", amount=POSITIVE, payer_transaction=True,
-      category="payment")
+@code("AP", "payment adjustment", amount=POSITIVE, payer_transaction=True, category="payment")
 def payment_adjustment(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     payer = _current(bill)
     if a > payer.cash_balance:
@@ -178,8 +178,9 @@ def payment_adjustment(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     return _on_payer(bill, a, payer, cash_balance=payer.cash_balance - a)
 
 
-@code("AC", "contractual allowance adjustment", amount=POSITIVE,
-      payer_transaction=True, category="contractual")
+@code(
+    "AC", "contractual allowance adjustment", amount=POSITIVE, payer_transaction=True, category="contractual"
+)
 def contractual_adjustment(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     payer = _current(bill)
     if a > payer.contractual_balance:
@@ -192,8 +193,9 @@ def contractual_adjustment(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     return _on_payer(bill, a, payer, contractual_balance=payer.contractual_balance - a)
 
 
-@code("F", "refund", amount=POSITIVE, family=True, payer_transaction=True,
-      ledger_code="AP", category="payment")
+@code(
+    "F", "refund", amount=POSITIVE, family=True, payer_transaction=True, ledger_code="AP", category="payment"
+)
 def refund(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     payer = _current(bill)
     if a > payer.cash_balance:
@@ -206,8 +208,7 @@ def refund(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     return _on_payer(bill, a, payer, cash_balance=payer.cash_balance - a, refunds=refunds)
 
 
-@code("UF", "undo refund", amount=POSITIVE, payer_transaction=True,
-      ledger_code="AP", category="payment")
+@code("UF", "undo refund", amount=POSITIVE, payer_transaction=True, ledger_code="AP", category="payment")
 def undo_refund(bill: Bill, a: Decimal, _next: int | None) -> Bill:
     payer = _current(bill)
     if a not in payer.refunds:
@@ -324,19 +325,15 @@ def rebill(bill: Bill, _a: Decimal, _next: int | None) -> Bill:
     if bill.payer(following) is None:
         raise Refusal(
             "NO_NEXT_PAYER",
-            f"there is no payer after payer {bill.current_payer}: add a payer to the bill "
-            "before posting",
+            f"there is no payer after payer {bill.current_payer}: add a payer to the bill before posting",
         )
     payer = _current(bill)
     if payer.cash_balance == 0 and payer.contractual_balance == 0:
         raise Refusal(
             "NO_PAYMENT_ON_CURRENT",
-            f"no payment or contractual allowance {_on(payer)}: use a Rejection (J) to "
-            "change the payer",
+            f"no payment or contractual allowance {_on(payer)}: use a Rejection (J) to change the payer",
         )
-    return bill.replace(
-        current_payer=following, rebill_history=(*bill.rebill_history, bill.current_payer)
-    )
+    return bill.replace(current_payer=following, rebill_history=(*bill.rebill_history, bill.current_payer))
 
 
 @code("UR", "undo rebill")

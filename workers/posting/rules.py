@@ -65,9 +65,7 @@ class Rejected:
 Outcome = Applied | Rejected
 
 
-def apply(
-    bill: Bill, posting_code: str, amount: Decimal | None, next_payer: int | None = None
-) -> Outcome:
+def apply(bill: Bill, posting_code: str, amount: Decimal | None, next_payer: int | None = None) -> Outcome:
     """The outcome of posting `posting_code` for `amount` to `bill`."""
     posted = posting_code.strip().upper()
     rule = rule_for(posted) if posted else None
@@ -83,8 +81,7 @@ def apply(
     if next_payer is not None and not rule.takes_next_payer:
         return Rejected(
             "NEXT_PAYER_NOT_ALLOWED",
-            f"{rule.name} ({posted}) takes no next payer; only a Rejection (J) changes the "
-            "payer that way",
+            f"{rule.name} ({posted}) takes no next payer; only a Rejection (J) changes the payer that way",
         )
     payer = bill.current
     if rule.payer_transaction and payer is None:
@@ -139,9 +136,7 @@ def bill_not_found(bill_id: str) -> Rejected:
     )
 
 
-def answer(
-    posting: Posting, outcome: Outcome, at: dt.datetime
-) -> PostingApplied | PostingRejected:
+def answer(posting: Posting, outcome: Outcome, at: dt.datetime) -> PostingApplied | PostingRejected:
     """The message that answers `posting`."""
     if isinstance(outcome, Applied):
         return PostingApplied(

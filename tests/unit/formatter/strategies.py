@@ -158,8 +158,12 @@ def payer_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
         else:
             member_id = draw(st.text("ABCDEFGHJKLMNPQRSTUVWXYZ" + DIGITS, min_size=5, max_size=15))
         out.append(
-            {"payer_id": f"PAYER-{index + 1}", "name": f"Payer {index + 1}", "payer_type": kind,
-             "member_id": member_id}
+            {
+                "payer_id": f"PAYER-{index + 1}",
+                "name": f"Payer {index + 1}",
+                "payer_type": kind,
+                "member_id": member_id,
+            }
         )
     return out
 
@@ -184,18 +188,22 @@ def therapy_lines(draw: st.DrawFn) -> dict[str, Any]:
     if therapy.timed and draw(st.booleans()):
         # Under the 8-minute rule u units cover 15u - 7 to 15u + 7 minutes.
         minutes = draw(st.integers(15 * units - 7, 15 * units + 7))
-    return {"procedure_code": code, "modifiers": draw(st.permutations(modifiers)),
-            "units": units, "minutes": minutes}
+    return {
+        "procedure_code": code,
+        "modifiers": draw(st.permutations(modifiers)),
+        "units": units,
+        "minutes": minutes,
+    }
 
 
 @st.composite
 def valid_charges(draw: st.DrawFn, today: dt.date = TODAY) -> Charge:
     """Charges that pass every rule of the default book on `today` with an empty history."""
     service = draw(st.dates(today - dt.timedelta(days=89), today))
-    diagnoses = draw(st.lists(icd10_codes(), min_size=1, max_size=12,
-                              unique_by=lambda c: c.replace(".", "")))
-    pointers = draw(st.lists(st.integers(1, len(diagnoses)), min_size=1,
-                             max_size=min(4, len(diagnoses)), unique=True))
+    diagnoses = draw(st.lists(icd10_codes(), min_size=1, max_size=12, unique_by=lambda c: c.replace(".", "")))
+    pointers = draw(
+        st.lists(st.integers(1, len(diagnoses)), min_size=1, max_size=min(4, len(diagnoses)), unique=True)
+    )
     authorization = None
     if draw(st.booleans()):
         start = draw(st.dates(service - dt.timedelta(days=120), service))

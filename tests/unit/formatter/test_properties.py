@@ -62,9 +62,14 @@ def _history(x: RuleContext, **mappings: Any) -> RuleContext:
 
 def _add_payer(payer_type: str, member_id: str | None) -> Apply:
     def apply(c: Charge, x: RuleContext) -> tuple[Charge, RuleContext]:
-        extra = {"payer_id": f"X-{payer_type}", "name": "Extra", "payer_type": payer_type,
-                 "member_id": member_id}
+        extra = {
+            "payer_id": f"X-{payer_type}",
+            "name": "Extra",
+            "payer_type": payer_type,
+            "member_id": member_id,
+        }
         return _with(c, payers=[p.model_dump() for p in c.payers] + [extra]), x
+
     return apply
 
 
@@ -91,14 +96,12 @@ def _kx(c: Charge, x: RuleContext) -> tuple[Charge, RuleContext]:
 
 
 def _needs_auth(c: Charge, x: RuleContext) -> tuple[Charge, RuleContext]:
-    x = _book(x, c, rules={"AUTHORIZATION_REQUIRED": True},
-              authorization_required_codes=[c.procedure_code])
+    x = _book(x, c, rules={"AUTHORIZATION_REQUIRED": True}, authorization_required_codes=[c.procedure_code])
     return _with(c, prior_authorization=None), x
 
 
 def _auth_used_up(c: Charge, x: RuleContext) -> tuple[Charge, RuleContext]:
-    auth = {"number": "A1", "start_date": None, "end_date": None, "visits_authorized": 5,
-            "visits_used": 9}
+    auth = {"number": "A1", "start_date": None, "end_date": None, "visits_authorized": 5, "visits_used": 9}
     return _with(c, prior_authorization=auth), _book(x, c, rules={"AUTHORIZATION_RANGE": True})
 
 
@@ -131,8 +134,11 @@ def _b(code: str, touches: str, apply: Apply, late: bool = False) -> Breaker:
 
 BREAKERS: tuple[Breaker, ...] = (
     _b("REQUIRED_FIELD", "location", _set(location_id=None)),
-    _b("NPI_CHECK_DIGIT", "npi",
-       lambda c, x: (_with(c, **{"rendering_provider.npi": broken_npi(c.rendering_provider.npi)}), x)),
+    _b(
+        "NPI_CHECK_DIGIT",
+        "npi",
+        lambda c, x: (_with(c, **{"rendering_provider.npi": broken_npi(c.rendering_provider.npi)}), x),
+    ),
     _b("TAX_ID_FORMAT", "tax_id", _set(billing_provider__tax_id="12-34567")),
     _b("BIRTH_DATE_INVALID", "birth", _set(patient__birth_date=dt.date(1800, 1, 1))),
     _b("MEMBER_ID_MISSING", "member", _add_payer("commercial", None)),
@@ -147,15 +153,23 @@ BREAKERS: tuple[Breaker, ...] = (
     _b("UNITS_MINUTES_MISMATCH", "procedure units", _set(procedure_code="97110", units=2, minutes=50)),
     _b("KX_MODIFIER_REQUIRED", "modifiers therapy_code", _kx, late=True),
     _b("AMOUNT_NOT_POSITIVE", "amount", _set(amount=Decimal("0.00"))),
-    _b("ICD10_FORMAT", "diagnoses",
-       lambda c, x: (_with(c, diagnoses=["1234", *c.diagnoses[1:]]), x)),
+    _b("ICD10_FORMAT", "diagnoses", lambda c, x: (_with(c, diagnoses=["1234", *c.diagnoses[1:]]), x)),
     _b("DIAGNOSIS_COUNT", "diagnoses", _set(diagnoses=THIRTEEN, diagnosis_pointers=[1])),
-    _b("DIAGNOSIS_DUPLICATE", "diagnoses",
-       lambda c, x: (_with(c, diagnoses=[*c.diagnoses, c.diagnoses[0]]), x)),
-    _b("DIAGNOSIS_POINTER_INVALID", "diagnoses",
-       lambda c, x: (_with(c, diagnosis_pointers=[len(c.diagnoses) + 1]), x)),
-    _b("SERVICE_DATE_IN_FUTURE", "service_date",
-       lambda c, x: (_with(c, service_date=x.today + dt.timedelta(days=3)), x)),
+    _b(
+        "DIAGNOSIS_DUPLICATE",
+        "diagnoses",
+        lambda c, x: (_with(c, diagnoses=[*c.diagnoses, c.diagnoses[0]]), x),
+    ),
+    _b(
+        "DIAGNOSIS_POINTER_INVALID",
+        "diagnoses",
+        lambda c, x: (_with(c, diagnosis_pointers=[len(c.diagnoses) + 1]), x),
+    ),
+    _b(
+        "SERVICE_DATE_IN_FUTURE",
+        "service_date",
+        lambda c, x: (_with(c, service_date=x.today + dt.timedelta(days=3)), x),
+    ),
     _b("TIMELY_FILING_EXCEEDED", "service_date", _late_filing),
     _b("PLACE_OF_SERVICE_INVALID", "pos", _set(place_of_service="XX")),
     _b("AUTHORIZATION_REQUIRED", "authorization", _needs_auth, late=True),
@@ -172,8 +186,9 @@ def test_there_is_a_breaker_for_every_rule() -> None:
 
 @st.composite
 def breaker_sets(draw: st.DrawFn) -> list[Breaker]:
-    drawn = draw(st.lists(st.sampled_from(BREAKERS), min_size=1, max_size=len(BREAKERS),
-                          unique_by=lambda b: b.code))
+    drawn = draw(
+        st.lists(st.sampled_from(BREAKERS), min_size=1, max_size=len(BREAKERS), unique_by=lambda b: b.code)
+    )
     kept: list[Breaker] = []
     touched: set[str] = set()
     for breaker in drawn:

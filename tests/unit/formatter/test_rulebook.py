@@ -49,8 +49,13 @@ def test_a_payer_stating_days_means_days_even_over_medicare() -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [{"rules": {"NOT_A_RULE": True}}, {"timing_method": "sundial"}, {"timely_filing_days": 0},
-     {"surprise": 1}, {"timely_filing_days": 400, "timely_filing_calendar_year": True}],
+    [
+        {"rules": {"NOT_A_RULE": True}},
+        {"timing_method": "sundial"},
+        {"timely_filing_days": 0},
+        {"surprise": 1},
+        {"timely_filing_days": 400, "timely_filing_calendar_year": True},
+    ],
 )
 def test_bad_settings_fail_when_loaded(settings: dict[str, object]) -> None:
     with pytest.raises(RuleBookError):
@@ -66,11 +71,15 @@ def test_load_from_a_path_with_a_real_mue_file(tmp_path: Path) -> None:
         '"97110","4","3 Date of Service Edit: Clinical","Clinical: Data"\n'
     )
     book_file = tmp_path / "rules.json"
-    book_file.write_text(json.dumps({
-        "tables": {"mue": "mue.csv"},
-        "defaults": {"timely_filing_days": 60},
-        "payers": {"BCBS": {"authorization_required_codes": ["*"]}},
-    }))
+    book_file.write_text(
+        json.dumps(
+            {
+                "tables": {"mue": "mue.csv"},
+                "defaults": {"timely_filing_days": 60},
+                "payers": {"BCBS": {"authorization_required_codes": ["*"]}},
+            }
+        )
+    )
     book = RuleBook.load(book_file)
     assert book.tables.mue["97110"].limit == 4
     assert book.tables.mue["97110"].adjudication_indicator == 3
@@ -82,8 +91,12 @@ def test_load_from_a_path_with_a_real_mue_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [{"payer_types": {"martian": {}}}, {"extra": {}}, {"tables": {"mue": "missing.csv"}},
-     {"tables": {"unknown": "x.csv"}}],
+    [
+        {"payer_types": {"martian": {}}},
+        {"extra": {}},
+        {"tables": {"mue": "missing.csv"}},
+        {"tables": {"unknown": "x.csv"}},
+    ],
 )
 def test_bad_books_fail_to_load(tmp_path: Path, data: dict[str, object]) -> None:
     path = tmp_path / "rules.json"
@@ -94,8 +107,19 @@ def test_bad_books_fail_to_load(tmp_path: Path, data: dict[str, object]) -> None
 
 def test_shipped_tables_cover_the_therapy_codes() -> None:
     tables = BOOK.tables
-    required = {"97110", "97112", "97116", "97140", "97150", "97530", "97535", "G0283", "92507",
-                "92526", *(f"9716{n}" for n in range(1, 9))}
+    required = {
+        "97110",
+        "97112",
+        "97116",
+        "97140",
+        "97150",
+        "97530",
+        "97535",
+        "G0283",
+        "92507",
+        "92526",
+        *(f"9716{n}" for n in range(1, 9)),
+    }
     assert required <= set(tables.therapy_codes)
     assert set(tables.therapy_codes) <= set(tables.mue)
     assert {"02", "10", "11", "12", "19", "22", "31", "32", "49"} <= tables.place_of_service

@@ -23,9 +23,19 @@ def line(payer_type: str = "medicare", **changes: Any) -> Charge:
 
 @pytest.mark.parametrize(
     ("code", "fails"),
-    [("97110", False), ("0001F", False), ("0202T", False), ("G0283", False), ("99213", False),
-     ("9711", True), ("971100", True), ("ABCDE", True), ("97-10", True), ("0001X", True),
-     ("GG283", True)],
+    [
+        ("97110", False),
+        ("0001F", False),
+        ("0202T", False),
+        ("G0283", False),
+        ("99213", False),
+        ("9711", True),
+        ("971100", True),
+        ("ABCDE", True),
+        ("97-10", True),
+        ("0001X", True),
+        ("GG283", True),
+    ],
 )
 def test_procedure_code_format(code: str, fails: bool) -> None:
     assert_rule("PROCEDURE_CODE_FORMAT", line("commercial", procedure_code=code, minutes=None), None, fails)
@@ -36,9 +46,15 @@ def test_procedure_code_format(code: str, fails: bool) -> None:
 
 @pytest.mark.parametrize(
     ("modifiers", "fails"),
-    [(["GP"], False), (["GP", "59", "KX", "XE"], False), (["GP", "G"], True), (["GP", "GP!"], True),
-     (["GP", ""], True), (["GP", "59", "76", "KX", "XE"], True),
-     (["GP", "5 "], True)],  # the contract strips it to "5": one character
+    [
+        (["GP"], False),
+        (["GP", "59", "KX", "XE"], False),
+        (["GP", "G"], True),
+        (["GP", "GP!"], True),
+        (["GP", ""], True),
+        (["GP", "59", "76", "KX", "XE"], True),
+        (["GP", "5 "], True),
+    ],  # the contract strips it to "5": one character
 )
 def test_modifier_format(modifiers: list[str], fails: bool) -> None:
     assert_rule("MODIFIER_FORMAT", line(modifiers=modifiers), None, fails)
@@ -56,11 +72,13 @@ AUTO_ON = BOOK.with_payer("PAYER-1", rules={"THERAPY_MODIFIER_MISSING": True})
         pytest.param(line(modifiers=["GN"]), None, False, id="medicare-GN"),
         pytest.param(line(modifiers=[]), None, True, id="medicare-none"),
         pytest.param(line(modifiers=["59"]), None, True, id="medicare-59-only"),
-        pytest.param(line(procedure_code="99213", modifiers=[], minutes=None), None, False,
-                     id="medicare-not-therapy"),
+        pytest.param(
+            line(procedure_code="99213", modifiers=[], minutes=None), None, False, id="medicare-not-therapy"
+        ),
         pytest.param(line("commercial", modifiers=[]), None, False, id="commercial-off-by-default"),
-        pytest.param(line("commercial", modifiers=[]), context(book=AUTO_ON), True,
-                     id="commercial-payer-adopts-it"),
+        pytest.param(
+            line("commercial", modifiers=[]), context(book=AUTO_ON), True, id="commercial-payer-adopts-it"
+        ),
     ],
 )
 def test_therapy_modifier_missing(charge: Charge, ctx: RuleContext | None, fails: bool) -> None:
@@ -72,8 +90,13 @@ def test_therapy_modifier_missing(charge: Charge, ctx: RuleContext | None, fails
 
 @pytest.mark.parametrize(
     ("modifiers", "fails"),
-    [(["GP"], False), (["GO", "59"], False), (["GP", "GO"], True), (["GN", "GP"], True),
-     (["GP", "GO", "GN"], True)],
+    [
+        (["GP"], False),
+        (["GO", "59"], False),
+        (["GP", "GO"], True),
+        (["GN", "GP"], True),
+        (["GP", "GO", "GN"], True),
+    ],
 )
 def test_therapy_modifier_conflict(modifiers: list[str], fails: bool) -> None:
     assert_rule("THERAPY_MODIFIER_CONFLICT", line(modifiers=modifiers), None, fails)
@@ -81,8 +104,15 @@ def test_therapy_modifier_conflict(modifiers: list[str], fails: bool) -> None:
 
 @pytest.mark.parametrize(
     ("modifiers", "fails"),
-    [(["GP", "CQ"], False), (["GO", "CO"], False), (["GP"], False), (["GO", "CQ"], True),
-     (["GP", "CO"], True), (["GN", "CQ"], True), (["CQ"], True)],
+    [
+        (["GP", "CQ"], False),
+        (["GO", "CO"], False),
+        (["GP"], False),
+        (["GO", "CQ"], True),
+        (["GP", "CO"], True),
+        (["GN", "CQ"], True),
+        (["CQ"], True),
+    ],
 )
 def test_assistant_modifier_mismatch(modifiers: list[str], fails: bool) -> None:
     assert_rule("ASSISTANT_MODIFIER_MISMATCH", line(modifiers=modifiers), None, fails)
@@ -93,8 +123,7 @@ def test_assistant_modifier_mismatch(modifiers: list[str], fails: bool) -> None:
 
 @pytest.mark.parametrize(
     ("code", "units", "fails"),
-    [("97161", 1, False), ("97168", 1, False), ("97163", 2, True), ("97165", 4, True),
-     ("97110", 4, False)],
+    [("97161", 1, False), ("97168", 1, False), ("97163", 2, True), ("97165", 4, True), ("97110", 4, False)],
 )
 def test_evaluation_units(code: str, units: int, fails: bool) -> None:
     charge = line(procedure_code=code, units=units, minutes=None)
@@ -112,8 +141,16 @@ def test_evaluation_units_falls_back_to_the_mue_when_switched_off() -> None:
 
 @pytest.mark.parametrize(
     ("code", "units", "fails"),
-    [("97110", 1, False), ("97110", 6, False), ("97110", 7, True), ("97112", 5, True),
-     ("97110", 0, True), ("97110", -2, True), ("97161", 0, True), ("99213", 20, False)],
+    [
+        ("97110", 1, False),
+        ("97110", 6, False),
+        ("97110", 7, True),
+        ("97112", 5, True),
+        ("97110", 0, True),
+        ("97110", -2, True),
+        ("97161", 0, True),
+        ("99213", 20, False),
+    ],
 )
 def test_units_invalid(code: str, units: int, fails: bool) -> None:
     found = assert_rule("UNITS_INVALID", line(procedure_code=code, units=units, minutes=None), None, fails)
@@ -167,8 +204,12 @@ def test_timing_method_off_per_payer() -> None:
 
 
 def kx_case(
-    ytd: str, amount: str = "120.00", modifiers: tuple[str, ...] = ("GP",), payer_type: str = "medicare",
-    service: dt.date | None = None, ytd_discipline: str | None = None,
+    ytd: str,
+    amount: str = "120.00",
+    modifiers: tuple[str, ...] = ("GP",),
+    payer_type: str = "medicare",
+    service: dt.date | None = None,
+    ytd_discipline: str | None = None,
 ) -> tuple[Charge, RuleContext]:
     charge = line(payer_type, modifiers=list(modifiers), amount=Decimal(amount))
     if service is not None:

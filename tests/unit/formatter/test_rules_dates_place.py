@@ -30,9 +30,7 @@ def test_service_date_in_future(service: dt.date, fails: bool) -> None:
 
 
 def filed(payer_type: str, service: dt.date, today: dt.date, book: Any = BOOK) -> tuple[Charge, RuleContext]:
-    charge = changed(
-        base_charge(payer_type), {"service_date": service, "patient.birth_date": D(1950, 1, 1)}
-    )
+    charge = changed(base_charge(payer_type), {"service_date": service, "patient.birth_date": D(1950, 1, 1)})
     return charge, context(today=today, book=book)
 
 
@@ -47,9 +45,11 @@ def filed(payer_type: str, service: dt.date, today: dt.date, book: Any = BOOK) -
         pytest.param(filed("commercial", D(2026, 1, 1), D(2026, 4, 1)), False, id="com-day-90"),
         pytest.param(filed("commercial", D(2026, 1, 1), D(2026, 4, 2)), True, id="com-day-91"),
         pytest.param(
-            filed("commercial", D(2026, 1, 1), D(2026, 5, 1),
-                  BOOK.with_payer("PAYER-1", timely_filing_days=180)),
-            False, id="payer-180-days",
+            filed(
+                "commercial", D(2026, 1, 1), D(2026, 5, 1), BOOK.with_payer("PAYER-1", timely_filing_days=180)
+            ),
+            False,
+            id="payer-180-days",
         ),
         pytest.param(filed("patient", D(2020, 1, 1), D(2026, 1, 1)), False, id="self-pay-off"),
     ],
@@ -70,16 +70,35 @@ def test_filing_deadline_for_29_february() -> None:
 
 @pytest.mark.parametrize(
     ("pos", "fails"),
-    [("11", False), ("02", False), ("10", False), ("12", False), ("19", False), ("22", False),
-     ("31", False), ("32", False), ("49", False), ("99", False),
-     ("00", True), ("1", True), ("XX", True), ("111", True), ("28", True)],
+    [
+        ("11", False),
+        ("02", False),
+        ("10", False),
+        ("12", False),
+        ("19", False),
+        ("22", False),
+        ("31", False),
+        ("32", False),
+        ("49", False),
+        ("99", False),
+        ("00", True),
+        ("1", True),
+        ("XX", True),
+        ("111", True),
+        ("28", True),
+    ],
 )
 def test_place_of_service(pos: str, fails: bool) -> None:
     assert_rule("PLACE_OF_SERVICE_INVALID", changed(base_charge(), {"place_of_service": pos}), None, fails)
 
 
-AUTH = {"number": "AUTH-77", "start_date": None, "end_date": None,
-        "visits_authorized": None, "visits_used": None}
+AUTH = {
+    "number": "AUTH-77",
+    "start_date": None,
+    "end_date": None,
+    "visits_authorized": None,
+    "visits_used": None,
+}
 NEEDS_AUTH = BOOK.with_payer("PAYER-1", authorization_required_codes=["97110", "97140"])
 ALL_NEED_AUTH = BOOK.with_payer_type("medicare", authorization_required_codes=["*"])
 
@@ -128,8 +147,12 @@ def test_authorization_range(auth: dict[str, Any], fails: bool) -> None:
 
 @pytest.mark.parametrize(
     ("delay", "held"),
-    [(None, False), (TODAY - dt.timedelta(days=1), False), (TODAY, False),
-     (TODAY + dt.timedelta(days=1), True)],
+    [
+        (None, False),
+        (TODAY - dt.timedelta(days=1), False),
+        (TODAY, False),
+        (TODAY + dt.timedelta(days=1), True),
+    ],
 )
 def test_is_held(delay: dt.date | None, held: bool) -> None:
     assert is_held(changed(base_charge(), {"claim_delay_until": delay}), TODAY) is held

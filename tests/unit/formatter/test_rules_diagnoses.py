@@ -12,10 +12,21 @@ THIRTEEN = [f"A0{n // 10}.{n % 10}" for n in range(13)]
 
 @pytest.mark.parametrize(
     ("code", "fails"),
-    [("M54.50", False), ("M5450", False), ("S72.001A", False), ("Z99", False), ("F41.1", False),
-     ("m54.50", False),  # the contract upper-cases codes
-     ("54.50", True), ("M5", True), ("M54.50000", True), ("MM4.5", True), ("M54..5", True),
-     ("M54.", True), ("M54-50", True)],
+    [
+        ("M54.50", False),
+        ("M5450", False),
+        ("S72.001A", False),
+        ("Z99", False),
+        ("F41.1", False),
+        ("m54.50", False),  # the contract upper-cases codes
+        ("54.50", True),
+        ("M5", True),
+        ("M54.50000", True),
+        ("MM4.5", True),
+        ("M54..5", True),
+        ("M54.", True),
+        ("M54-50", True),
+    ],
 )
 def test_icd10_format(code: str, fails: bool) -> None:
     charge = changed(base_charge(), {"diagnoses": ["R26.89", code], "diagnosis_pointers": [1, 2]})
@@ -33,8 +44,13 @@ def test_diagnosis_count(count: int, fails: bool) -> None:
 
 @pytest.mark.parametrize(
     ("diagnoses", "fails"),
-    [(["M54.50", "M25.561"], False), (["M54.50", "M54.50"], True), (["M54.50", "M5450"], True),
-     (["M54.5", "M54.50"], False), (["R26.89", "M54.50", "R26.89"], True)],
+    [
+        (["M54.50", "M25.561"], False),
+        (["M54.50", "M54.50"], True),
+        (["M54.50", "M5450"], True),
+        (["M54.5", "M54.50"], False),
+        (["R26.89", "M54.50", "R26.89"], True),
+    ],
 )
 def test_diagnosis_duplicate(diagnoses: list[str], fails: bool) -> None:
     charge = changed(base_charge(), {"diagnoses": diagnoses, "diagnosis_pointers": [1]})
@@ -57,7 +73,5 @@ def test_diagnosis_duplicate(diagnoses: list[str], fails: bool) -> None:
     ],
 )
 def test_diagnosis_pointer_invalid(diagnoses: int, pointers: list[int], fails: bool) -> None:
-    charge = changed(
-        base_charge(), {"diagnoses": THIRTEEN[:diagnoses], "diagnosis_pointers": pointers}
-    )
+    charge = changed(base_charge(), {"diagnoses": THIRTEEN[:diagnoses], "diagnosis_pointers": pointers})
     assert_rule("DIAGNOSIS_POINTER_INVALID", charge, None, fails)

@@ -52,9 +52,7 @@ def test_a_missing_field_is_reported_once_and_by_no_other_rule(path: str, value:
 
 
 def test_every_missing_field_gets_its_own_result() -> None:
-    charge = changed(
-        base_charge(), {"practice_id": None, "units": None, "amount": None, "patient.sex": None}
-    )
+    charge = changed(base_charge(), {"practice_id": None, "units": None, "amount": None, "patient.sex": None})
     fields = [r.field for r in results_for(charge) if r.code == "REQUIRED_FIELD"]
     assert fields == ["practice_id", "patient.sex", "units", "amount"]
 
@@ -64,8 +62,15 @@ def test_every_missing_field_gets_its_own_result() -> None:
 
 @pytest.mark.parametrize(
     ("npi", "ok"),
-    [("1234567893", True), ("1234567890", False), ("2000000008", npi_check_digit("200000000") == 8),
-     ("123456789", False), ("3234567893", False), ("12345678931", False), ("12345678A3", False)],
+    [
+        ("1234567893", True),
+        ("1234567890", False),
+        ("2000000008", npi_check_digit("200000000") == 8),
+        ("123456789", False),
+        ("3234567893", False),
+        ("12345678931", False),
+        ("12345678A3", False),
+    ],
 )
 def test_npi_luhn_check(npi: str, ok: bool) -> None:
     assert valid_npi(npi) is ok
@@ -108,8 +113,14 @@ def test_npi_message_names_the_field_and_the_fix() -> None:
 
 @pytest.mark.parametrize(
     ("tax_id", "fails"),
-    [("123456789", False), ("12-3456789", False), ("12345678", True), ("12-34567AB", True),
-     ("1234567890", True), ("12 3456789", True)],
+    [
+        ("123456789", False),
+        ("12-3456789", False),
+        ("12345678", True),
+        ("12-34567AB", True),
+        ("1234567890", True),
+        ("12 3456789", True),
+    ],
 )
 def test_tax_id_format(tax_id: str, fails: bool) -> None:
     found = assert_rule(
@@ -189,9 +200,7 @@ def test_member_id_missing(payers: list[dict[str, object]], fails: bool) -> None
     ],
 )
 def test_medicare_mbi_format(payer_type: str, member_id: str, fails: bool) -> None:
-    charge = changed(
-        base_charge(), {"payers.0.payer_type": payer_type, "payers.0.member_id": member_id}
-    )
+    charge = changed(base_charge(), {"payers.0.payer_type": payer_type, "payers.0.member_id": member_id})
     found = assert_rule("MEDICARE_MBI_FORMAT", charge, None, fails)
     for result in found:
         assert member_id not in result.message

@@ -24,14 +24,24 @@ def claimed_by(charge_id: str, **changes: Any) -> History:
         pytest.param(base_charge(), History(), False, id="nothing-claimed"),
         pytest.param(base_charge(), claimed_by("CH-1"), False, id="same-charge-id"),
         pytest.param(base_charge(), claimed_by("CH-9"), True, id="another-charge"),
-        pytest.param(changed(base_charge(), {"modifiers": ["GP", "59"]}), claimed_by("CH-9"), False,
-                     id="other-modifiers"),
-        pytest.param(changed(base_charge(), {"modifiers": ["59", "GP"]}),
-                     claimed_by("CH-9", modifiers=["GP", "59"]), True, id="modifier-order-ignored"),
-        pytest.param(changed(base_charge(), {"patient.id": "PAT-2"}), claimed_by("CH-9"), False,
-                     id="other-patient"),
-        pytest.param(changed(base_charge(), {"procedure_code": "97140"}), claimed_by("CH-9"), False,
-                     id="other-code"),
+        pytest.param(
+            changed(base_charge(), {"modifiers": ["GP", "59"]}),
+            claimed_by("CH-9"),
+            False,
+            id="other-modifiers",
+        ),
+        pytest.param(
+            changed(base_charge(), {"modifiers": ["59", "GP"]}),
+            claimed_by("CH-9", modifiers=["GP", "59"]),
+            True,
+            id="modifier-order-ignored",
+        ),
+        pytest.param(
+            changed(base_charge(), {"patient.id": "PAT-2"}), claimed_by("CH-9"), False, id="other-patient"
+        ),
+        pytest.param(
+            changed(base_charge(), {"procedure_code": "97140"}), claimed_by("CH-9"), False, id="other-code"
+        ),
     ],
 )
 def test_duplicate_charge(charge: Charge, history: History, fails: bool) -> None:
@@ -59,13 +69,21 @@ def on_bill(version: int, named: bool = True) -> Charge:
         pytest.param(on_bill(1), context(), False, id="bill-unknown"),
         pytest.param(on_bill(2), bill_ctx(False, {}), False, id="not-rejected-new-charge"),
         pytest.param(on_bill(2), bill_ctx(True, {"CH-1": 1}), False, id="correction-passes"),
-        pytest.param(on_bill(2, named=False), bill_ctx(True, {"CH-1": 1}, via_history=True), False,
-                     id="correction-found-via-history"),
+        pytest.param(
+            on_bill(2, named=False),
+            bill_ctx(True, {"CH-1": 1}, via_history=True),
+            False,
+            id="correction-found-via-history",
+        ),
         pytest.param(on_bill(1), bill_ctx(True, {"CH-1": 1}), True, id="same-version-again"),
         pytest.param(on_bill(1), bill_ctx(True, {"CH-1": 3}), True, id="older-version"),
         pytest.param(on_bill(1), bill_ctx(True, {"CH-7": 1}), True, id="not-on-the-bill"),
-        pytest.param(on_bill(1, named=False), bill_ctx(True, {"CH-1": 1}, via_history=True), True,
-                     id="resent-unchanged-via-history"),
+        pytest.param(
+            on_bill(1, named=False),
+            bill_ctx(True, {"CH-1": 1}, via_history=True),
+            True,
+            id="resent-unchanged-via-history",
+        ),
     ],
 )
 def test_bill_rejected(charge: Charge, ctx: RuleContext, fails: bool) -> None:
@@ -89,8 +107,12 @@ def test_bill_rejected_message_for_a_charge_on_the_bill() -> None:
         pytest.param(on_bill(2), bill_ctx(False, {"CH-7": 1}), False, id="another-charge-on-bill"),
         pytest.param(on_bill(2), bill_ctx(False, {"CH-1": 1}), True, id="correction-without-J"),
         pytest.param(on_bill(1), bill_ctx(False, {"CH-1": 1}), True, id="same-version"),
-        pytest.param(on_bill(2, named=False), bill_ctx(False, {"CH-1": 1}, via_history=True), True,
-                     id="found-via-history"),
+        pytest.param(
+            on_bill(2, named=False),
+            bill_ctx(False, {"CH-1": 1}, via_history=True),
+            True,
+            id="found-via-history",
+        ),
         pytest.param(on_bill(2), bill_ctx(True, {"CH-1": 1}), False, id="rejected-is-the-other-rule"),
     ],
 )

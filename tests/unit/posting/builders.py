@@ -38,8 +38,7 @@ def make_claim(
             "company_id": company_id,
             "patient": Patient(id="PAT-1", first_name="Pat", last_name="Doe"),
             "payers": [
-                ChargePayer.model_validate({"payer_id": i, "name": n, "payer_type": t})
-                for i, n, t in payers
+                ChargePayer.model_validate({"payer_id": i, "name": n, "payer_type": t}) for i, n, t in payers
             ],
             "billing_provider": Provider(npi="1234567893", name="Clinic"),
             "rendering_provider": Provider(npi="1234567893", name="Dr Who"),
@@ -64,7 +63,7 @@ def make_claim(
 
 
 def parse(posting: str) -> tuple[str, Decimal | None, int | None]:
-    """"P 40.00" / "J >2" / "KB" -> (code, amount, next_payer)."""
+    """ "P 40.00" / "J >2" / "KB" -> (code, amount, next_payer)."""
     code, *rest = posting.split()
     amount: Decimal | None = None
     next_payer: int | None = None

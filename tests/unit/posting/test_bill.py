@@ -11,7 +11,9 @@ from workers.posting.bill import open_bill, reopen_from_claim, to_state
 def test_open_bill_from_claim() -> None:
     bill = open_bill(make_claim(total="120.5"))
     assert [(p.sequence, p.payer_id, p.payer_type) for p in bill.payers] == [
-        (1, "MCR", "medicare"), (2, "AET", "commercial"), (3, "PAT-1", "patient"),
+        (1, "MCR", "medicare"),
+        (2, "AET", "commercial"),
+        (3, "PAT-1", "patient"),
     ]
     assert (bill.billed_amount, bill.balance) == (Decimal("120.50"), Decimal("120.50"))
     assert str(bill.balance) == "120.50"

@@ -23,8 +23,19 @@ CLAIMED = CREATED.date()
 
 @pytest.mark.parametrize(
     ("days", "bucket"),
-    [(-3, "0-30"), (0, "0-30"), (30, "0-30"), (31, "31-60"), (60, "31-60"), (61, "61-90"),
-     (90, "61-90"), (91, "91-120"), (120, "91-120"), (121, "over 120"), (900, "over 120")],
+    [
+        (-3, "0-30"),
+        (0, "0-30"),
+        (30, "0-30"),
+        (31, "31-60"),
+        (60, "31-60"),
+        (61, "61-90"),
+        (90, "61-90"),
+        (91, "91-120"),
+        (120, "91-120"),
+        (121, "over 120"),
+        (900, "over 120"),
+    ],
 )
 def test_aging_bucket_edges(days: int, bucket: str) -> None:
     assert aging_bucket(CLAIMED, CLAIMED + dt.timedelta(days=days)) == bucket
@@ -37,15 +48,15 @@ def aged(bill_id: str, days_old: int, *postings: str) -> Bill:
 
 def test_aging_groups_by_current_payer_and_leaves_out_inactive_bills() -> None:
     bills = [
-        aged("B1", 10),                      # Medicare 0-30: 100
-        aged("B2", 45, "P 30"),              # Medicare 31-60: 70
-        aged("B3", 200, "P 60", "RB"),       # Aetna over 120: 40
+        aged("B1", 10),  # Medicare 0-30: 100
+        aged("B2", 45, "P 30"),  # Medicare 31-60: 70
+        aged("B3", 200, "P 60", "RB"),  # Aetna over 120: 40
         aged("B4", 95, "P 60", "RB", "P 20", "RB"),  # patient 91-120: 20
-        aged("B5", 10, "HA"),                # on hold
-        aged("B6", 10, "SL"),                # in collections
-        aged("B10", 10, "WB 100", "KB"),     # killed
-        aged("B8", 10, "P 100"),             # nothing owed
-        aged("B9", 10, "P 120"),             # credit
+        aged("B5", 10, "HA"),  # on hold
+        aged("B6", 10, "SL"),  # in collections
+        aged("B10", 10, "WB 100", "KB"),  # killed
+        aged("B8", 10, "P 100"),  # nothing owed
+        aged("B9", 10, "P 120"),  # credit
     ]
     report = aging(bills, CLAIMED)
     rows = {r.payer_id: r for r in report.rows}
@@ -64,10 +75,10 @@ def test_statements_and_warning_letters_are_for_patients_who_owe() -> None:
     to_patient = ("P 60", "RB", "P 20", "RB")
     bills = [
         bill_after(*to_patient, bill_id="S1"),
-        bill_after(*to_patient, "P 20", bill_id="S2"),     # paid off
+        bill_after(*to_patient, "P 20", bill_id="S2"),  # paid off
         bill_after(*to_patient, "HA", bill_id="S3"),
         bill_after(*to_patient, "SL", bill_id="S4"),
-        bill_after("P 60", "RB", bill_id="S5"),             # Aetna is current
+        bill_after("P 60", "RB", bill_id="S5"),  # Aetna is current
         bill_after(bill_id="S6", payers=(("PAT-1", "Pat Doe", "patient"),)),
     ]
     assert [b.bill_id for b in statement_candidates(bills)] == ["S1", "S6"]
@@ -77,8 +88,8 @@ def test_statements_and_warning_letters_are_for_patients_who_owe() -> None:
 def test_collections_report() -> None:
     bills = [
         bill_after("SL", bill_id="C1"),
-        bill_after("SL", "P 150", bill_id="C2"),   # a credit is still shown
-        bill_after("SL", "HA", bill_id="C3"),      # the seed: hold leaves collection reports
+        bill_after("SL", "P 150", bill_id="C2"),  # a credit is still shown
+        bill_after("SL", "HA", bill_id="C3"),  # the seed: hold leaves collection reports
         bill_after("SL", "UL", bill_id="C4"),
         bill_after(bill_id="C5"),
     ]

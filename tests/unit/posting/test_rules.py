@@ -26,8 +26,20 @@ def test_registry_is_the_spec_table() -> None:
 
 @pytest.mark.parametrize(
     ("posted", "rule"),
-    [("P", "P"), ("PC", "P"), ("PK", "P"), ("PI", "P"), ("CWO", "C"), ("FMCR", "F"),
-     ("J1", "J"), ("AP", "AP"), ("UF", "UF"), ("A", None), ("U", None), ("APX", None)],
+    [
+        ("P", "P"),
+        ("PC", "P"),
+        ("PK", "P"),
+        ("PI", "P"),
+        ("CWO", "C"),
+        ("FMCR", "F"),
+        ("J1", "J"),
+        ("AP", "AP"),
+        ("UF", "UF"),
+        ("A", None),
+        ("U", None),
+        ("APX", None),
+    ],
 )
 def test_code_lookup(posted: str, rule: str | None) -> None:
     found = rule_for(posted)
@@ -60,7 +72,9 @@ def test_ledger_line() -> None:
     line = outcome.line
     assert (line.bill_id, line.code, line.ledger_code) == ("B1", "FR", "AP")
     assert (line.amount, line.payer_sequence, line.balance_after) == (
-        Decimal("20.00"), 1, Decimal("70.00"),
+        Decimal("20.00"),
+        1,
+        Decimal("70.00"),
     )
     assert outcome.lines == (line,)
 
@@ -114,8 +128,7 @@ def test_bill_without_payers_takes_no_payer_transaction() -> None:
 
 def make_posting(code: str, amount: str | None = None, **kw: object) -> Posting:
     return Posting.model_validate(
-        {"posting_id": "PO-1", "bill_id": "B1", "code": code, "amount": amount,
-         "posted_at": AT, **kw}
+        {"posting_id": "PO-1", "bill_id": "B1", "code": code, "amount": amount, "posted_at": AT, **kw}
     )
 
 

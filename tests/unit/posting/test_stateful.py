@@ -57,8 +57,7 @@ class PostingMachine(RuleBasedStateMachine):
                 Amount.POSITIVE: st.one_of(edges, money).filter(lambda a: a > 0),
                 Amount.NONZERO: st.one_of(edges, money).filter(lambda a: a != 0),
             }[rule_.amount]
-            next_payers = st.one_of(st.none(), st.integers(1, 4)) if rule_.takes_next_payer \
-                else st.none()
+            next_payers = st.one_of(st.none(), st.integers(1, 4)) if rule_.takes_next_payer else st.none()
         amount = data.draw(amounts, label="amount")
         next_payer = data.draw(next_payers, label="next_payer")
         self.check_post(code, amount, next_payer)

@@ -28,7 +28,12 @@ from workers.formatter.rules.tables import Tables, load_tables, read_data_text
 
 TimingMethod = Literal["eight_minute", "per_code", "off"]
 PAYER_TYPES: tuple[PayerType, ...] = (
-    "medicare", "medicaid", "commercial", "workers_comp", "auto", "patient",
+    "medicare",
+    "medicaid",
+    "commercial",
+    "workers_comp",
+    "auto",
+    "patient",
 )
 
 
@@ -196,11 +201,7 @@ class RuleBook:
         except ValidationError as exc:
             raise RuleBookError(f"invalid settings for {section} {key}: {exc}") from exc
         updated = MappingProxyType({**layers, key: layer})
-        book = (
-            replace(self, payers=updated)
-            if section == "payers"
-            else replace(self, payer_types=updated)
-        )
+        book = replace(self, payers=updated) if section == "payers" else replace(self, payer_types=updated)
         book._check_merges()
         return book
 
