@@ -56,6 +56,42 @@ def worker(
     faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """The broker, each worker's consumer lag, and what the pipeline has done."""
+    import orjson
+    from rich.console import Console
+    from rich.table import Table
+
+    from claimflow.db import make_engine
+    from claimflow.status import gather
+
+    settings = get_settings()
+    found = gather(settings, make_engine(settings.database_url))
+    if as_json:
+        typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        return
+    console = Console()
+    broker = found["broker"]
+    state = "[green]up[/]" if broker["running"] else "[red]DOWN[/]"
+    console.print(f"Kafka broker {broker['bootstrap']}: {state}")
+    lag = Table(title="Consumer lag (messages not yet processed)")
+    for column in ("worker", "topic", "processed", "end", "behind"):
+        lag.add_column(column, justify="right" if column in ("processed", "end", "behind") else "left")
+    for row in found["lag"]:
+        lag.add_row(row["worker"], row["topic"], str(row["committed"]), str(row["end"]), str(row["behind"]))
+    if found["lag"]:
+        console.print(lag)
+    if found["lag_error"]:
+        console.print(f"[yellow]lag unavailable: {found['lag_error']}[/]")
+    counts = Table(title="Pipeline")
+    counts.add_column("what")
+    counts.add_column("count", justify="right")
+    for label, n in found["counts"].items():
+        counts.add_row(label, str(n))
+    console.print(counts)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database at CLAIMFLOW_DATABASE_URL to the newest migration."""
