@@ -5,9 +5,11 @@ The same tests run small in `make test` (CLAIMFLOW_FAULT_SCALE unset or "short")
 comes from one seed, printed and taken from CLAIMFLOW_FAULT_SEED when set; process timing
 is the only thing the seed cannot pin down.
 
-Workers are stages of one pipeline (`STAGES`). The posting and reprocess workers join the
-suites by adding a stage with its feed and its check once `workers.<name>.agent` exists;
-the kill, rebalance and bad-input tests iterate over the stages that are present.
+Workers are stages of one pipeline (`STAGES`). The formatter's kill, rebalance and outage
+tests iterate over the `CHECKED` stages; the posting and reprocess workers have their own
+kill, crash-after-commit and rebalance tests (test_posting_faults.py,
+test_reprocess_faults.py) built on `feed_and_break`, `check_posting` and `check_reprocess`
+at the end of this module, with the formatter running in front of them.
 """
 
 from __future__ import annotations
@@ -30,10 +32,18 @@ import orjson
 from sqlalchemy import func, select
 
 from claimflow.db import make_engine
-from claimflow.sample import SampleCharge, generate_samples
-from contracts import ChargeFailed, Claim, DeadLetter
+from claimflow.sample import BillSummary, SampleCharge, SamplePosting, generate_samples
+from contracts import ChargeFailed, Claim, DeadLetter, ReprocessRequest
 from contracts.codec import encode
-from contracts.topics import CHARGE_FAILURES, CLAIMS, DEAD_LETTER
+from contracts.topics import (
+    CHARGE_FAILURES,
+    CHARGES,
+    CLAIMS,
+    DEAD_LETTER,
+    POSTING_RESULTS,
+    POSTINGS,
+    REPROCESS_RESULTS,
+)
 from tests.pipeline import ROOT, Record, WorkerProcess, consume_until, produce, worker_env
 from workers.formatter import tables
 
@@ -91,14 +101,14 @@ class Stage:
         return importlib.util.find_spec(self.module) is not None
 
 
-#: The pipeline's workers in flow order. Posting and reprocess are being built; when their
-#: agents exist, add their feeds/checks (see `Cluster.stages`) and they are killed too.
+#: The pipeline's workers in flow order.
 STAGES = (
     Stage("formatter", "workers.formatter.agent"),
     Stage("posting", "workers.posting.agent"),
     Stage("reprocess", "workers.reprocess.agent"),
 )
-#: Stages whose feed and end-state check the harness implements today.
+#: Stages the formatter-fed tests (test_kill_restart.py, test_outages.py) start and kill;
+#: posting and reprocess are fed and checked by their own tests instead.
 CHECKED = frozenset({"formatter"})
 
 
@@ -408,3 +418,425 @@ def describe(processes: Iterable[WorkerProcess], tail: int = 40) -> str:
         code = p.proc.returncode if p.proc else None
         parts.append(f"--- {p.log_path.name} (exit {code}) ---\n" + "\n".join(lines))
     return "\n".join(parts)
+
+
+# --- posting and reprocess: feeds, reading any topic, end-state checks ----------------------
+# Used by test_posting_faults.py and test_reprocess_faults.py. The formatter runs in front of
+# them: its claims open the bills the postings change, its failures are what reprocess replays.
+
+
+async def read_topics(
+    bootstrap: str,
+    topics: Sequence[str],
+    done: Callable[[list[Record]], bool],
+    timeout: float,
+    settle: float = 3.0,
+) -> list[Record]:
+    """Every record of `topics` from the beginning, once `done(records)` (then `settle` more)."""
+    return await consume_until(bootstrap, topics, done, timeout=timeout, settle=settle)
+
+
+def db_count(db_url: str, table: Any) -> int:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+async def grows(db_url: str, table: Any, seen: int, timeout: float) -> bool:
+    """Wait until `table` holds more than `seen` rows; False if it did not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(db_count, db_url, table) > seen:
+            return True
+        await asyncio.sleep(0.3)
+    return False
+
+
+def first_claims(records: Iterable[Record]) -> dict[str, Claim]:
+    """The claims on the claims topic by claim id (a re-published copy is the same claim)."""
+    out: dict[str, Claim] = {}
+    for r in records:
+        if r.topic.endswith(CLAIMS) and r.value is not None:
+            claim = Claim.model_validate_json(r.value)
+            out.setdefault(claim.claim_id, claim)
+    return out
+
+
+def bill_summaries(claims: Iterable[Claim]) -> list[BillSummary]:
+    """What generate_posting_samples needs of each bill: the first claim of each bill id."""
+    seen: dict[str, BillSummary] = {}
+    for c in claims:
+        if c.bill_id not in seen:
+            seen[c.bill_id] = BillSummary(
+                c.bill_id, c.total_amount, len(c.payers), [p.name or p.payer_id for p in c.payers]
+            )
+    return [seen[k] for k in sorted(seen)]
+
+
+def posting_messages(items: Sequence[SamplePosting]) -> list[tuple[bytes, bytes]]:
+    return [(s.posting.bill_id.encode(), encode(s.posting)) for s in items]
+
+
+def _in_topic_order(records: Iterable[Record], suffix: str) -> list[Record]:
+    mine = [r for r in records if r.topic.endswith(suffix) and r.value is not None]
+    return sorted(mine, key=lambda r: (r.partition, r.offset))
+
+
+def check_posting(
+    items: Sequence[SamplePosting], claims: dict[str, Claim], records: Sequence[Record], db_url: str
+) -> Verdict:
+    """Every posting has exactly one answer (a re-published one byte-identical, never two
+    different ones); the answers, the database's bills and ledger equal replaying the
+    postings, in topic order, through the pure rules from `open_bill(claim)`; one bill per
+    claim; what the database recorded as answers is what was published."""
+    from contracts.posting import Posting, PostingApplied, PostingRejected
+    from workers.posting import storage as ps
+    from workers.posting.bill import open_bill, reopen_from_claim, to_state
+    from workers.posting.rules import Applied, apply_posting
+
+    sent = {s.posting.posting_id: s for s in items}
+    verdict = Verdict(messages=len(items))
+    raw: dict[str, set[bytes]] = defaultdict(set)
+    copies = 0
+    for r in _in_topic_order(records, POSTING_RESULTS):
+        assert r.value is not None
+        raw[str(orjson.loads(r.value)["posting_id"])].add(r.value)
+        copies += 1
+    verdict.republished = copies - len(raw) - (len(items) - len(sent))
+    missing = sorted(set(sent) - set(raw))
+    if missing:
+        verdict.problem(
+            f"{len(missing)} postings never answered, e.g. {missing[:5]}", len(missing), loss=True
+        )
+    two = sorted(pid for pid, values in raw.items() if len(values) > 1)
+    if two:
+        verdict.problem(
+            f"{len(two)} postings with two different answers, e.g. {two[:5]}", len(two), duplicate=True
+        )
+    strangers = sorted(set(raw) - set(sent))
+    if strangers:
+        verdict.problem(f"{len(strangers)} answers to postings never sent, e.g. {strangers[:5]}")
+
+    # The replay: each bill from its claim(s), then its postings in topic order, once each.
+    bills: dict[str, Any] = {}
+    for claim in claims.values():  # all claims were handled before the first posting was sent
+        bills[claim.bill_id] = (
+            open_bill(claim) if claim.bill_id not in bills else reopen_from_claim(bills[claim.bill_id], claim)
+        )
+    applied_ids: dict[str, list[str]] = defaultdict(list)
+    done: set[str] = set()
+    wrong: list[str] = []
+    for r in _in_topic_order(records, POSTINGS):
+        assert r.value is not None
+        posting = Posting.model_validate_json(r.value)
+        if posting.posting_id in done or posting.posting_id not in raw or len(raw[posting.posting_id]) != 1:
+            continue
+        done.add(posting.posting_id)
+        (value,) = raw[posting.posting_id]
+        given = orjson.loads(value)
+        bill = bills.get(posting.bill_id)
+        outcome = apply_posting(bill, posting) if bill is not None else None
+        if given.get("type") == "PostingApplied":
+            answer_a = PostingApplied.model_validate_json(value)
+            if not isinstance(outcome, Applied):
+                wrong.append(f"{posting.posting_id} applied, the rules say {outcome}")
+                continue
+            if answer_a.bill != to_state(outcome.bill):
+                wrong.append(f"{posting.posting_id}: the published bill differs from the replay")
+            bills[posting.bill_id] = outcome.bill
+            applied_ids[posting.bill_id].append(posting.posting_id)
+        else:
+            answer_r = PostingRejected.model_validate_json(value)
+            expected_code = (
+                "BILL_NOT_FOUND" if outcome is None else getattr(outcome, "reason_code", "(applied)")
+            )
+            if answer_r.reason_code != expected_code:
+                wrong.append(
+                    f"{posting.posting_id} rejected {answer_r.reason_code}, the rules say {expected_code}"
+                )
+        kind = "applied" if given.get("type") == "PostingApplied" else "rejected"
+        if posting.posting_id in sent and kind != sent[posting.posting_id].expected:
+            wrong.append(
+                f"{posting.posting_id} {kind}, the sample expects {sent[posting.posting_id].expected}"
+            )
+    if wrong:
+        verdict.problem(f"{len(wrong)} answers differ from the pure replay, e.g. {wrong[:5]}")
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            stored = ps.load_bills(conn, list(bills))
+            ledger = ps.load_ledger(conn)
+            recorded = dict(
+                conn.execute(select(ps.posting_answers.c.posting_id, ps.posting_answers.c.answer_json)).all()
+            )
+            per_claim = conn.execute(
+                select(ps.bills.c.claim_id, func.count())
+                .group_by(ps.bills.c.claim_id)
+                .having(func.count() > 1)
+            ).all()
+            bill_claims = dict(conn.execute(select(ps.bills.c.bill_id, ps.bills.c.claim_id)).all())
+    finally:
+        engine.dispose()
+    differs = sorted(b for b, bill in bills.items() if stored.get(b) != bill)
+    if differs:
+        lost = [b for b in differs if b not in stored]
+        verdict.problem(
+            f"{len(differs)} bills differ from replaying their applied postings ({len(lost)} missing), "
+            f"e.g. {differs[:5]}",
+            len(lost),
+            loss=True,
+        )
+    ledger_ids: dict[str, list[str]] = defaultdict(list)
+    for line in ledger:
+        ledger_ids[line.bill_id].append(line.posting_id)
+    doubled_lines = sum(len(v) - len(set(v)) for v in ledger_ids.values())
+    if doubled_lines:
+        verdict.problem(f"{doubled_lines} postings on the ledger twice", doubled_lines, duplicate=True)
+    ledger_wrong = sorted(b for b in set(ledger_ids) | set(applied_ids) if ledger_ids[b] != applied_ids[b])
+    if ledger_wrong:
+        verdict.problem(
+            f"{len(ledger_wrong)} bills whose ledger is not their applied postings, e.g. {ledger_wrong[:5]}"
+        )
+    if per_claim:
+        verdict.problem(f"{len(per_claim)} claims with two bills", len(per_claim), duplicate=True)
+    unbilled = sorted(c.claim_id for c in claims.values() if bill_claims.get(c.bill_id) is None)
+    if unbilled:
+        verdict.problem(f"{len(unbilled)} claims that opened no bill", len(unbilled), loss=True)
+    unpublished = sorted(pid for pid in recorded if pid not in raw)
+    if unpublished:
+        verdict.problem(f"{len(unpublished)} answers committed, never published", len(unpublished), loss=True)
+    mismatch = sorted(pid for pid, text in recorded.items() if pid in raw and raw[pid] != {text.encode()})
+    if mismatch:
+        verdict.problem(
+            f"{len(mismatch)} published answers differ from the recorded ones, e.g. {mismatch[:5]}"
+        )
+    return verdict
+
+
+def check_reprocess(
+    items: Sequence[SampleCharge],
+    requests: Sequence[ReprocessRequest],
+    records: Sequence[Record],
+    db_url: str,
+) -> Verdict:
+    """Every request has exactly one result (identical if re-published); no charge replayed
+    twice, for one request or across requests (new versions unique); every replayed version
+    was published once (identical copies only) and answered by the formatter; no failure
+    left `reprocessing`; no charge on two claims, in the topics or the database."""
+    from contracts import ReprocessResult
+    from workers.reprocess import storage as rs
+
+    verdict = Verdict(messages=len(requests))
+    asked = {r.request_id for r in requests}
+    results: dict[str, set[bytes]] = defaultdict(set)
+    copies = 0
+    for r in _in_topic_order(records, REPROCESS_RESULTS):
+        assert r.value is not None
+        results[str(orjson.loads(r.value)["request_id"])].add(r.value)
+        copies += 1
+    verdict.republished = copies - len(results)
+    missing = sorted(asked - set(results))
+    if missing:
+        verdict.problem(
+            f"{len(missing)} requests without a result, e.g. {missing[:5]}", len(missing), loss=True
+        )
+    two = sorted(rid for rid, v in results.items() if len(v) > 1)
+    if two:
+        verdict.problem(
+            f"{len(two)} requests with two different results, e.g. {two[:5]}", len(two), duplicate=True
+        )
+
+    replayed: Counter[tuple[str, int]] = Counter()
+    inside = 0
+    for values in results.values():
+        for value in values:
+            result = ReprocessResult.model_validate_json(value)
+            ids = [x.charge_id for x in result.replayed]
+            inside += len(ids) - len(set(ids))
+            replayed.update((x.charge_id, x.new_version) for x in result.replayed)
+    if inside:
+        verdict.problem(f"{inside} charges replayed twice within one request", inside, duplicate=True)
+    twice = sorted(k for k, n in replayed.items() if n > 1)
+    if twice:
+        verdict.problem(
+            f"{len(twice)} charge versions replayed by two requests, e.g. {twice[:5]}",
+            len(twice),
+            duplicate=True,
+        )
+    per_charge = Counter(cid for cid, _ in replayed)
+
+    originals = {(s.charge.charge_id, s.charge.version) for s in items}
+    on_topic: dict[tuple[str, int], set[bytes]] = defaultdict(set)
+    for r in _in_topic_order(records, CHARGES):
+        assert r.value is not None
+        doc = orjson.loads(r.value)
+        key = (str(doc["charge_id"]), int(doc["version"]))
+        if key not in originals:
+            on_topic[key].add(r.value)
+    never_sent = sorted(set(replayed) - set(on_topic))
+    if never_sent:
+        verdict.problem(
+            f"{len(never_sent)} replays in a result never published, e.g. {never_sent[:5]}",
+            len(never_sent),
+            loss=True,
+        )
+    unlisted = sorted(set(on_topic) - set(replayed))
+    if unlisted:
+        verdict.problem(f"{len(unlisted)} charge versions replayed but in no result, e.g. {unlisted[:5]}")
+    differing = sorted(k for k, v in on_topic.items() if len(v) > 1)
+    if differing:
+        verdict.problem(
+            f"{len(differing)} replayed versions published with different contents", duplicate=True
+        )
+
+    outcome = Outcome.of(list(records))
+    answered = {(line.charge_id, line.charge_version) for c in outcome.claims for line in c.lines} | {
+        (f.charge_id, f.charge_version) for f in outcome.failures
+    }
+    unanswered = sorted(set(replayed) - answered)
+    if unanswered:
+        verdict.problem(
+            f"{len(unanswered)} replayed versions the formatter never answered, e.g. {unanswered[:5]}",
+            len(unanswered),
+            loss=True,
+        )
+    claim_of: dict[str, set[str]] = defaultdict(set)
+    for claim in outcome.claims:
+        for line in claim.lines:
+            claim_of[line.charge_id].add(claim.claim_id)
+    doubled = sorted(cid for cid, ids in claim_of.items() if len(ids) > 1)
+    if doubled:
+        verdict.problem(
+            f"{len(doubled)} charges on two claims after replays, e.g. {doubled[:5]}",
+            len(doubled),
+            duplicate=True,
+        )
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            stored = dict(conn.execute(select(rs.requests.c.request_id, rs.requests.c.result_json)).all())
+            lines = conn.execute(
+                select(tables.claim_lines.c.charge_id, func.count())
+                .group_by(tables.claim_lines.c.charge_id)
+                .having(func.count() > 1)
+            ).all()
+            stuck = list(
+                conn.execute(
+                    select(tables.failures.c.charge_id).where(tables.failures.c.status == "reprocessing")
+                ).scalars()
+            )
+            item_versions = Counter(
+                (cid, int(v))
+                for cid, v in conn.execute(
+                    select(rs.items.c.charge_id, rs.items.c.new_version).where(
+                        rs.items.c.outcome == "replayed"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+    if lines:
+        verdict.problem(
+            f"{len(lines)} charges on two claim lines in the database", len(lines), duplicate=True
+        )
+    if stuck:
+        verdict.problem(
+            f"{len(stuck)} failures left 'reprocessing' (a replay lost?), e.g. {stuck[:5]}",
+            len(stuck),
+            loss=True,
+        )
+    unpublished = sorted(set(stored) - set(results))
+    if unpublished:
+        verdict.problem(f"{len(unpublished)} results committed, never published", len(unpublished), loss=True)
+    mismatch = sorted(
+        rid for rid, text in stored.items() if rid in results and results[rid] != {text.encode()}
+    )
+    if mismatch:
+        verdict.problem(f"{len(mismatch)} published results differ from the stored ones, e.g. {mismatch[:5]}")
+    if item_versions != replayed:
+        verdict.problem("the reprocess_items drill-down differs from the published results")
+    verdict.messages = len(requests)
+    _ = per_charge
+    return verdict
+
+
+@dataclass
+class Chaos:
+    """What `feed_and_break` did: the figures of a kill test."""
+
+    kills: int = 0
+    crashes_after_commit: int = 0
+    windows_hit: int = 0
+    kill_points: list[int] = field(default_factory=list)
+    victims: list[str] = field(default_factory=list)
+
+
+async def feed_and_break(
+    c: Cluster,
+    workers: dict[str, WorkerProcess],
+    *,
+    target: str,
+    topic: str,
+    messages: Sequence[tuple[bytes | None, bytes]],
+    db_url: str,
+    table: Any,
+    unpublished: Callable[[], Any],
+    rng: random.Random,
+    bystanders: Sequence[str] = (),
+) -> Chaos:
+    """Feed `messages` to `topic` in one slice per fault, in order (so each key's messages
+    keep their order), and break a worker in each slice, in a seeded order of:
+
+    - "kill": SIGKILL a random moment after the target commits something (`table` grows),
+      while its slice streams in; the victim is the target, or now and then a bystander;
+    - "crash": stop the target (SIGTERM), send the slice, start it with
+      CLAIMFLOW_FAULT_CRASH_AFTER_COMMIT=1 so it dies right after its first commit, before
+      publishing; `await unpublished()` (answers committed, not on the topic) says whether the
+      window was really hit.
+
+    Each victim is restarted at once; `workers` holds the live ones afterwards."""
+    sc = scale()
+    kinds = ["kill"] * sc.kills + ["crash"] * sc.crashes_after_commit
+    rng.shuffle(kinds)
+    size = -(-len(messages) // (len(kinds) + 1))
+    slices = [messages[i : i + size] for i in range(0, len(messages), size)]
+    done = Chaos()
+    for n, part in enumerate(slices):
+        kind = kinds[n] if n < len(kinds) else "none"
+        if kind == "crash":
+            # A clean stop commits the offsets, so the crasher's first batch is new work
+            # (after a SIGKILL it would first replay answered messages and commit nothing new).
+            await asyncio.to_thread(workers[target].stop, 60)
+            await produce(c.bootstrap, c.topic(topic), part)
+            crasher = c.start(target, CLAIMFLOW_FAULT_CRASH_AFTER_COMMIT="1")
+            await wait_for(
+                lambda p=crasher: p.proc is not None and p.proc.poll() is not None,  # type: ignore[misc]
+                90,
+                f"the {target} to crash after its first commit",
+            )
+            assert crasher.proc is not None and crasher.proc.returncode == 86, describe([crasher])
+            done.crashes_after_commit += 1
+            if await unpublished():
+                done.windows_hit += 1
+            workers[target] = c.start(target)
+            continue
+        seen = await asyncio.to_thread(db_count, db_url, table)
+        feeding = asyncio.create_task(
+            stream(c.bootstrap, c.topic(topic), part, sc.stream_seconds / len(slices))
+        )
+        if kind == "kill" and await grows(db_url, table, seen, timeout=90):
+            await asyncio.sleep(rng.uniform(0.0, 1.5))
+            victim = target if not bystanders or rng.random() < 0.7 else rng.choice(list(bystanders))
+            done.kill_points.append(await asyncio.to_thread(db_count, db_url, table))
+            done.victims.append(victim)
+            c.kill(workers[victim])
+            done.kills += 1
+            await asyncio.sleep(rng.uniform(0.0, 1.0))
+            workers[victim] = c.start(victim)
+        await feeding
+    return done
