@@ -51,6 +51,7 @@ class FormatterHandler:
         out: list[Outgoing] = []
         replay_claims: list[str] = []
         fresh: list[Charge] = []
+        received: dict[tuple[str, int], bytes] = {}
         seen: set[tuple[str, int]] = set()
         for item, key in zip(batch, keys, strict=True):
             if key in seen:
@@ -74,13 +75,21 @@ class FormatterHandler:
                 )
             else:
                 fresh.append(item.message)
+                if item.source.value is not None:
+                    received[key] = item.source.value
         claims = storage.claim_json(conn, replay_claims)
         out[:0] = [Outgoing(self.claims_topic, cid.encode(), raw) for cid, raw in claims.items()]
         if fresh:
-            out.extend(self._run(conn, fresh, now))
+            out.extend(self._run(conn, fresh, now, received))
         return out
 
-    def _run(self, conn: Connection, charges: list[Charge], now: dt.datetime) -> list[Outgoing]:
+    def _run(
+        self,
+        conn: Connection,
+        charges: list[Charge],
+        now: dt.datetime,
+        received: dict[tuple[str, int], bytes] | None = None,
+    ) -> list[Outgoing]:
         run_number = storage.next_run(conn, now)
         history = storage.load_history(conn, charges)
         states = storage.failure_states(conn, [c.charge_id for c in charges])
@@ -94,7 +103,7 @@ class FormatterHandler:
             is_held=is_held,
         )
         answers, out = self._answers(result)
-        storage.save_run(conn, result, answers, now)
+        storage.save_run(conn, result, answers, now, received)
         storage.close_run(conn, run_number, result, now)
         return out
 

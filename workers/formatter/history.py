@@ -57,6 +57,25 @@ class History:
     sent: dict[str, SentLine] = field(default_factory=dict)
     #: bill_id -> whether a Rejection (J) left it in Rejected status.
     bill_rejected: dict[str, bool] = field(default_factory=dict)
+    #: bill_id -> {charge_id: version} of `sent`, so a bill's lines are found without a
+    #: scan of every sent line. Kept in step by `set_sent`; change `sent` only through it.
+    by_bill: dict[str, dict[str, int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.by_bill = {}
+        for charge_id, line in self.sent.items():
+            self.by_bill.setdefault(line.bill_id, {})[charge_id] = line.version
+
+    def set_sent(self, charge_id: str, line: SentLine) -> None:
+        old = self.sent.get(charge_id)
+        if old is not None and old.bill_id != line.bill_id:
+            lines = self.by_bill.get(old.bill_id)
+            if lines is not None:
+                lines.pop(charge_id, None)
+                if not lines:
+                    del self.by_bill[old.bill_id]
+        self.sent[charge_id] = line
+        self.by_bill.setdefault(line.bill_id, {})[charge_id] = line.version
 
     def bill_of(self, charge: Charge) -> str | None:
         if charge.bill_id:
@@ -82,7 +101,7 @@ class History:
             self.therapy_ytd[ytd] = self.therapy_ytd.get(ytd, Decimal("0.00")) + charge.amount
 
     def record_sent(self, charge_id: str, version: int, bill_id: str) -> None:
-        self.sent[charge_id] = SentLine(bill_id, version)
+        self.set_sent(charge_id, SentLine(bill_id, version))
         self.bill_rejected[bill_id] = False
 
 
@@ -94,15 +113,15 @@ class _BillView(Mapping[str, "rules_context.BillState"]):
         self._h = history
 
     def __getitem__(self, bill_id: str) -> rules_context.BillState:
-        if bill_id not in self._h.bill_rejected and not any(
-            s.bill_id == bill_id for s in self._h.sent.values()
-        ):
+        lines = self._h.by_bill.get(bill_id)
+        if bill_id not in self._h.bill_rejected and not lines:
             raise KeyError(bill_id)
-        sent = {cid: s.version for cid, s in self._h.sent.items() if s.bill_id == bill_id}
-        return rules_context.BillState(rejected=self._h.bill_rejected.get(bill_id, False), sent_versions=sent)
+        return rules_context.BillState(
+            rejected=self._h.bill_rejected.get(bill_id, False), sent_versions=dict(lines or {})
+        )
 
     def __iter__(self) -> Iterator[str]:
-        return iter({s.bill_id for s in self._h.sent.values()} | set(self._h.bill_rejected))
+        return iter({b for b, lines in self._h.by_bill.items() if lines} | set(self._h.bill_rejected))
 
     def __len__(self) -> int:
         return len(set(self))

@@ -7,7 +7,7 @@ commit together (claimflow.db.unit_of_work).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -111,7 +111,7 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
             )
             sent = history.sent.get(r.charge_id)
             if sent is None or r.charge_version >= sent.version:
-                history.sent[r.charge_id] = SentLine(r.bill_id, r.charge_version)
+                history.set_sent(r.charge_id, SentLine(r.bill_id, r.charge_version))
             if r.discipline and r.service_date.year in years:
                 key = (r.company_id, r.patient_id, r.service_date.year, r.discipline)
                 history.therapy_ytd[key] = history.therapy_ytd.get(key, Decimal("0.00")) + r.amount
@@ -149,8 +149,20 @@ def save_run(
     result: RunResult,
     answers: dict[tuple[str, int], list[tuple[str, str, str]]],
     now: dt.datetime,
+    received: Mapping[tuple[str, int], bytes] | None = None,
 ) -> None:
-    """Write a run's claims, failures, holds and tracking rows (bulk statements)."""
+    """Write a run's claims, failures, holds and tracking rows (bulk statements).
+
+    `received` holds the bytes each charge arrived as, by (charge_id, version): they are
+    stored as its `charge_json` as they are (they decoded as a Charge, so they are a valid
+    one), instead of serialising the decoded charge again.
+    """
+    raw = received or {}
+
+    def charge_json(c: Charge) -> str:
+        data = raw.get((c.charge_id, c.version))
+        return data.decode("utf-8") if data is not None else c.model_dump_json()
+
     if result.claims:
         conn.execute(insert(t.claims), [_claim_row(c) for c in result.claims])
         conn.execute(insert(t.claim_lines), [row for c in result.claims for row in _line_rows(c)])
@@ -175,7 +187,7 @@ def save_run(
                     "version": c.version,
                     "company_id": c.company_id,
                     "release_on": c.claim_delay_until,
-                    "charge_json": c.model_dump_json(),
+                    "charge_json": charge_json(c),
                 }
                 for c in new_held
             ],
@@ -194,7 +206,7 @@ def save_run(
             "run_number": result.run_number,
             "claim_id": outcome.claim_id,
             "answers": orjson.dumps(answers.get(key, [])).decode(),
-            "charge_json": c.model_dump_json(),
+            "charge_json": charge_json(c),
             "received_at": now,
         }
         if key in existing_held:

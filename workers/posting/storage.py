@@ -13,11 +13,11 @@ floats. The alembic migration is written from these tables.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -298,8 +298,8 @@ def _bill_id_of(answer: bytes) -> str:
     # Both PostingApplied and PostingRejected carry the bill id; it is kept beside the
     # answer so a bill's answers can be found without decoding every row.
     try:
-        value = json.loads(answer)
-    except ValueError:
+        value = orjson.loads(answer)
+    except orjson.JSONDecodeError:
         return ""
     return str(value.get("bill_id", "")) if isinstance(value, dict) else ""
 
