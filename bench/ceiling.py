@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -115,37 +114,12 @@ def tools_classpath(version: str) -> str:
     broker_libs = maven.resolve_kafka(get_settings().home, version)
     if any(broker_libs.glob(f"kafka-tools-{version}.jar")):
         return f"{broker_libs}/*"
-    base = BENCH_HOME / "kafka-tools" / version
-    libs = base / "libs"
-    with maven.file_lock(base / ".resolve.lock"):
-        if not (libs / maven.MARKER).exists():
-            mvn = shutil.which("mvn")
-            if mvn is None:
-                raise RuntimeError("Maven (mvn) is not on PATH; it resolves Kafka's perf tools")
-            (base / "pom.xml").write_text(TOOLS_POM.format(version=version))
-            staging = base / "libs.partial"
-            shutil.rmtree(staging, ignore_errors=True)
-            proc = subprocess.run(
-                [
-                    mvn,
-                    "-B",
-                    "-q",
-                    "-f",
-                    str(base / "pom.xml"),
-                    "dependency:copy-dependencies",
-                    "-DincludeScope=runtime",
-                    f"-DoutputDirectory={staging.resolve()}",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-            if proc.returncode != 0 or not any(staging.glob(f"kafka-tools-{version}.jar")):
-                raise RuntimeError(f"mvn could not resolve kafka-tools {version}: {proc.stdout[-1500:]}")
-            shutil.rmtree(libs, ignore_errors=True)
-            staging.rename(libs)
-            (libs / maven.MARKER).write_text(version + "\n")
+    libs = maven.copy_dependencies(
+        BENCH_HOME / "kafka-tools" / version,
+        TOOLS_POM.format(version=version),
+        expect_jar=f"kafka-tools-{version}.jar",
+        label=f"kafka-tools:{version}",
+    )
     # kafka-tools' own dependencies first; the broker's libs add the log4j binding.
     return f"{libs}/*:{broker_libs}/*"
 

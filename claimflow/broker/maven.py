@@ -88,21 +88,35 @@ def file_lock(path: Path) -> Iterator[None]:
 
 def resolve_kafka(home: Path, kafka_version: str, *, timeout: float = 900.0) -> Path:
     """Return the directory of the broker's jars, downloading them on first use."""
-    libs = libs_dir(home, kafka_version)
-    if is_resolved(home, kafka_version):
+    return copy_dependencies(
+        cache_dir(home, kafka_version),
+        render_pom(kafka_version),
+        expect_jar=f"kafka_2.13-{kafka_version}.jar",
+        label=f"kafka_2.13:{kafka_version}",
+        timeout=timeout,
+    )
+
+
+def copy_dependencies(base: Path, pom: str, *, expect_jar: str, label: str, timeout: float = 900.0) -> Path:
+    """Resolve `pom`'s runtime dependencies into `base/libs` once; return that directory.
+
+    Safe when several processes race (a lock file), and never leaves a half-filled libs
+    directory behind (Maven writes into a staging directory that is renamed at the end).
+    """
+    libs = base / "libs"
+    if (libs / MARKER).exists():
         return libs
-    base = cache_dir(home, kafka_version)
     with file_lock(base / ".resolve.lock"):
         # Someone else may have finished while we waited for the lock.
-        if is_resolved(home, kafka_version):
+        if (libs / MARKER).exists():
             return libs
         mvn = shutil.which("mvn")
         if mvn is None:
             raise ResolveError("Maven (mvn) is not on PATH; install it (Debian: apt-get install maven)")
-        (base / "pom.xml").write_text(render_pom(kafka_version))
+        (base / "pom.xml").write_text(pom)
         staging = base / "libs.partial"
         shutil.rmtree(staging, ignore_errors=True)
-        log.info("kafka.resolve.start", version=kafka_version, into=str(libs))
+        log.info("maven.resolve.start", artifact=label, into=str(libs))
         cmd = [
             mvn,
             "-B",
@@ -111,7 +125,7 @@ def resolve_kafka(home: Path, kafka_version: str, *, timeout: float = 900.0) -> 
             str(base / "pom.xml"),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
-            f"-DoutputDirectory={staging}",
+            f"-DoutputDirectory={staging.resolve()}",
         ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -119,14 +133,11 @@ def resolve_kafka(home: Path, kafka_version: str, *, timeout: float = 900.0) -> 
             raise ResolveError(f"mvn did not finish within {timeout:.0f}s") from exc
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-25:]
-            raise ResolveError(
-                f"mvn failed (exit {proc.returncode}) resolving kafka_2.13:{kafka_version}:\n"
-                + "\n".join(tail)
-            )
-        if not any(staging.glob(f"kafka_2.13-{kafka_version}.jar")):
-            raise ResolveError(f"mvn finished but kafka_2.13-{kafka_version}.jar is missing")
+            raise ResolveError(f"mvn failed (exit {proc.returncode}) resolving {label}:\n" + "\n".join(tail))
+        if not any(staging.glob(expect_jar)):
+            raise ResolveError(f"mvn finished but {expect_jar} is missing")
         shutil.rmtree(libs, ignore_errors=True)
         staging.rename(libs)
-        (libs / MARKER).write_text(kafka_version + "\n")
-        log.info("kafka.resolve.done", version=kafka_version, jars=len(list(libs.glob("*.jar"))))
+        (libs / MARKER).write_text(label + "\n")
+        log.info("maven.resolve.done", artifact=label, jars=len(list(libs.glob("*.jar"))))
     return libs
