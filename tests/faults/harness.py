@@ -267,6 +267,14 @@ async def read_outcome(
     return Outcome.of(records)
 
 
+async def read_answered(
+    bootstrap: str, prefix: str, items: Sequence[SampleCharge], timeout: float
+) -> Outcome:
+    """Read the formatter's answers until every charge in `items` has one."""
+    expected = {s.charge.charge_id for s in items}
+    return await read_outcome(bootstrap, prefix, lambda o: o.answered() >= expected, timeout=timeout)
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -410,6 +418,32 @@ def record_figures(test: str, seed: int, figures: dict[str, Any]) -> Path:
     return path
 
 
+def conclude(
+    c: Cluster,
+    test: str,
+    seed: int,
+    items: Sequence[SampleCharge],
+    outcome: Outcome,
+    db_url: str,
+    started: float,
+    figures: dict[str, Any] | None = None,
+) -> Verdict:
+    """Stop every worker, check the formatter's end state, and record the test's figures."""
+    c.stop_all()
+    verdict = check_formatter(items, outcome, db_url)
+    record_figures(
+        test,
+        seed,
+        {
+            "runs": sum(c.starts.values()),
+            **(figures or {}),
+            **verdict.figures(),
+            "seconds": round(time.monotonic() - started, 1),
+        },
+    )
+    return verdict
+
+
 def describe(processes: Iterable[WorkerProcess], tail: int = 40) -> str:
     """The end of each worker's log, for a failing assertion's message."""
     parts = []
@@ -485,6 +519,50 @@ def _in_topic_order(records: Iterable[Record], suffix: str) -> list[Record]:
     return sorted(mine, key=lambda r: (r.partition, r.offset))
 
 
+async def _caught_up(c: Cluster, worker: str, timeout: float = 90.0) -> None:
+    """Wait until `worker`'s consumer group has committed everything on its topics."""
+    from claimflow.settings import get_settings
+    from claimflow.status import consumer_lag
+
+    settings = get_settings().model_copy(update={"bootstrap_servers": c.bootstrap, "topic_prefix": c.prefix})
+
+    async def behind() -> int:
+        return sum(x.behind for x in await consumer_lag(settings) if x.worker == worker)
+
+    deadline = time.monotonic() + timeout
+    while await behind() and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+
+
+def _one_answer_each(
+    records: Sequence[Record],
+    topic: str,
+    id_field: str,
+    asked: set[str],
+    verdict: Verdict,
+    missing_text: str,
+    answer_noun: str,
+) -> tuple[dict[str, set[bytes]], int]:
+    """The distinct answers on `topic` per id, and how many copies were read; a missing
+    answer is a loss, two different answers for one id a duplicate."""
+    answers: dict[str, set[bytes]] = defaultdict(set)
+    copies = 0
+    for r in _in_topic_order(records, topic):
+        assert r.value is not None
+        answers[str(orjson.loads(r.value)[id_field])].add(r.value)
+        copies += 1
+    missing = sorted(asked - set(answers))
+    if missing:
+        verdict.problem(f"{len(missing)} {missing_text}, e.g. {missing[:5]}", len(missing), loss=True)
+    two = sorted(key for key, values in answers.items() if len(values) > 1)
+    if two:
+        noun = missing_text.split()[0]
+        verdict.problem(
+            f"{len(two)} {noun} with two different {answer_noun}, e.g. {two[:5]}", len(two), duplicate=True
+        )
+    return answers, copies
+
+
 def check_posting(
     items: Sequence[SamplePosting], claims: dict[str, Claim], records: Sequence[Record], db_url: str
 ) -> Verdict:
@@ -499,23 +577,10 @@ def check_posting(
 
     sent = {s.posting.posting_id: s for s in items}
     verdict = Verdict(messages=len(items))
-    raw: dict[str, set[bytes]] = defaultdict(set)
-    copies = 0
-    for r in _in_topic_order(records, POSTING_RESULTS):
-        assert r.value is not None
-        raw[str(orjson.loads(r.value)["posting_id"])].add(r.value)
-        copies += 1
+    raw, copies = _one_answer_each(
+        records, POSTING_RESULTS, "posting_id", set(sent), verdict, "postings never answered", "answers"
+    )
     verdict.republished = copies - len(raw) - (len(items) - len(sent))
-    missing = sorted(set(sent) - set(raw))
-    if missing:
-        verdict.problem(
-            f"{len(missing)} postings never answered, e.g. {missing[:5]}", len(missing), loss=True
-        )
-    two = sorted(pid for pid, values in raw.items() if len(values) > 1)
-    if two:
-        verdict.problem(
-            f"{len(two)} postings with two different answers, e.g. {two[:5]}", len(two), duplicate=True
-        )
     strangers = sorted(set(raw) - set(sent))
     if strangers:
         verdict.problem(f"{len(strangers)} answers to postings never sent, e.g. {strangers[:5]}")
@@ -632,23 +697,10 @@ def check_reprocess(
 
     verdict = Verdict(messages=len(requests))
     asked = {r.request_id for r in requests}
-    results: dict[str, set[bytes]] = defaultdict(set)
-    copies = 0
-    for r in _in_topic_order(records, REPROCESS_RESULTS):
-        assert r.value is not None
-        results[str(orjson.loads(r.value)["request_id"])].add(r.value)
-        copies += 1
+    results, copies = _one_answer_each(
+        records, REPROCESS_RESULTS, "request_id", asked, verdict, "requests without a result", "results"
+    )
     verdict.republished = copies - len(results)
-    missing = sorted(asked - set(results))
-    if missing:
-        verdict.problem(
-            f"{len(missing)} requests without a result, e.g. {missing[:5]}", len(missing), loss=True
-        )
-    two = sorted(rid for rid, v in results.items() if len(v) > 1)
-    if two:
-        verdict.problem(
-            f"{len(two)} requests with two different results, e.g. {two[:5]}", len(two), duplicate=True
-        )
 
     replayed: Counter[tuple[str, int]] = Counter()
     inside = 0
@@ -809,8 +861,10 @@ async def feed_and_break(
     for n, part in enumerate(slices):
         kind = kinds[n] if n < len(kinds) else "none"
         if kind == "crash":
-            # A clean stop commits the offsets, so the crasher's first batch is new work
-            # (after a SIGKILL it would first replay answered messages and commit nothing new).
+            # The crasher's first batch must be new work: after a replay of answered messages
+            # it would commit nothing new and the window could not be seen. So wait until the
+            # target has committed every offset it read (lag 0), then stop it cleanly.
+            await _caught_up(c, target)
             await asyncio.to_thread(workers[target].stop, 60)
             await produce(c.bootstrap, c.topic(topic), part)
             crasher = c.start(target, CLAIMFLOW_FAULT_CRASH_AFTER_COMMIT="1")

@@ -20,10 +20,10 @@ from tests.faults.harness import (
     Cluster,
     Outcome,
     charge_messages,
-    check_formatter,
+    conclude,
     describe,
+    read_answered,
     read_outcome,
-    record_figures,
     samples,
     scale,
     stream,
@@ -85,17 +85,17 @@ async def test_sigkill_at_random_moments(
     outcome = await read_outcome(
         kafka_bootstrap, topic_prefix, lambda o: o.answered() >= expected, timeout=120 + sc.charges / 20
     )
-    c.stop_all()
-    verdict = check_formatter(items, outcome, pg_database)
-    record_figures(
+    verdict = conclude(
+        c,
         "sigkill_at_random_moments",
         seed,
+        items,
+        outcome,
+        pg_database,
+        started,
         {
-            "runs": sum(c.starts.values()),
             "kills": c.kills,
             "kill_points": kill_points,
-            **verdict.figures(),
-            "seconds": round(time.monotonic() - started, 1),
         },
     )
     assert c.kills >= min(sc.kills, 1), "no kill landed while the formatter was working"
@@ -126,21 +126,18 @@ async def test_crash_between_commit_and_publish(
         if committed_unpublished(sqlite_database, now):
             windows_hit += 1
     c.start("formatter")
-    expected = {s.charge.charge_id for s in items}
-    outcome = await read_outcome(
-        kafka_bootstrap, topic_prefix, lambda o: o.answered() >= expected, timeout=180
-    )
-    c.stop_all()
-    verdict = check_formatter(items, outcome, sqlite_database)
-    record_figures(
+    outcome = await read_answered(kafka_bootstrap, topic_prefix, items, timeout=180)
+    verdict = conclude(
+        c,
         "crash_between_commit_and_publish",
         seed,
+        items,
+        outcome,
+        sqlite_database,
+        started,
         {
-            "runs": sum(c.starts.values()),
             "kills": c.kills,
             "windows_hit": windows_hit,
-            **verdict.figures(),
-            "seconds": round(time.monotonic() - started, 1),
         },
     )
     assert windows_hit >= 1, "no crash left committed-but-unpublished answers behind"

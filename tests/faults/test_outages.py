@@ -20,11 +20,11 @@ from contracts.topics import CHARGES
 from tests.faults.harness import (
     Cluster,
     charge_messages,
-    check_formatter,
+    conclude,
     describe,
     free_port_pair,
+    read_answered,
     read_outcome,
-    record_figures,
     samples,
     scale,
     timeout,
@@ -76,20 +76,19 @@ async def test_broker_restart_mid_stream(
     await asyncio.sleep(sc.broker_outage_seconds)
     await asyncio.to_thread(ensure_broker, port, data_dir=data_dir, prefix=prefix, use_env=False)
     await produce(bootstrap, c.topic(CHARGES), charge_messages(items[half:]))
-    expected = {s.charge.charge_id for s in items}
-    outcome = await read_outcome(bootstrap, prefix, lambda o: o.answered() >= expected, timeout=240)
+    outcome = await read_answered(bootstrap, prefix, items, timeout=240)
     alive = bool(c.live())
-    c.stop_all()
-    verdict = check_formatter(items, outcome, sqlite_database)
-    record_figures(
+    verdict = conclude(
+        c,
         "broker_restart",
         seed,
+        items,
+        outcome,
+        sqlite_database,
+        started,
         {
-            "runs": sum(c.starts.values()),
             "broker_restarts": 1,
             "outage_seconds": sc.broker_outage_seconds,
-            **verdict.figures(),
-            "seconds": round(time.monotonic() - started, 1),
         },
     )
     assert alive, "the worker died with the broker instead of reconnecting\n" + describe(c.processes)
@@ -121,25 +120,22 @@ async def test_database_outage_pauses_and_catches_up(
     during = await read_outcome(kafka_bootstrap, topic_prefix, lambda o: True, timeout=30, settle=3)
     alive_during = bool(c.live())
     await asyncio.to_thread(own_postgres.resume)
-    expected = {s.charge.charge_id for s in items}
-    outcome = await read_outcome(
-        kafka_bootstrap, topic_prefix, lambda o: o.answered() >= expected, timeout=240
-    )
+    outcome = await read_answered(kafka_bootstrap, topic_prefix, items, timeout=240)
     alive_after = bool(c.live())
-    c.stop_all()
-    verdict = check_formatter(items, outcome, url)
-    logs = c.logs()
-    record_figures(
+    verdict = conclude(
+        c,
         "database_outage",
         seed,
+        items,
+        outcome,
+        url,
+        started,
         {
-            "runs": sum(c.starts.values()),
             "outage_seconds": sc.db_outage_seconds,
             "dead_lettered": len(outcome.dead),
-            **verdict.figures(),
-            "seconds": round(time.monotonic() - started, 1),
         },
     )
+    logs = c.logs()
     assert "database_unavailable" in logs, "the outage was never noticed\n" + describe(c.processes)
     assert not during.dead, f"dead-lettered for a database outage: {[d.error for _, d in during.dead][:3]}"
     assert alive_during and alive_after, "the worker died in the outage\n" + describe(c.processes)
@@ -168,20 +164,17 @@ async def test_two_instances_one_killed_during_rebalance(
         first = second if victim is first else first
         if handled(pg_database) >= len(items):
             break
-    expected = {s.charge.charge_id for s in items}
-    outcome = await read_outcome(
-        kafka_bootstrap, topic_prefix, lambda o: o.answered() >= expected, timeout=240
-    )
-    c.stop_all()
-    verdict = check_formatter(items, outcome, pg_database)
-    record_figures(
+    outcome = await read_answered(kafka_bootstrap, topic_prefix, items, timeout=240)
+    verdict = conclude(
+        c,
         "rebalance_kill",
         seed,
+        items,
+        outcome,
+        pg_database,
+        started,
         {
-            "runs": sum(c.starts.values()),
             "kills": c.kills,
-            **verdict.figures(),
-            "seconds": round(time.monotonic() - started, 1),
         },
     )
     assert not verdict.problems, f"seed {seed}: {verdict.problems}\n{describe(c.processes)}"
@@ -207,20 +200,17 @@ async def test_sigterm_finishes_the_batch_and_exits_cleanly(
     done_ids = {s.charge.charge_id for s in items} & _db_ids(sqlite_database)
     assert done_ids <= partial.answered(), "committed before SIGTERM but never published"
     c.start("formatter")
-    expected = {s.charge.charge_id for s in items}
-    outcome = await read_outcome(
-        kafka_bootstrap, topic_prefix, lambda o: o.answered() >= expected, timeout=180
-    )
-    c.stop_all()
-    verdict = check_formatter(items, outcome, sqlite_database)
-    record_figures(
+    outcome = await read_answered(kafka_bootstrap, topic_prefix, items, timeout=180)
+    verdict = conclude(
+        c,
         "sigterm",
         seed,
+        items,
+        outcome,
+        sqlite_database,
+        started,
         {
-            "runs": sum(c.starts.values()),
             "handled_before_sigterm": stopped_at,
-            **verdict.figures(),
-            "seconds": round(time.monotonic() - started, 1),
         },
     )
     # A clean stop commits its offsets: the restart re-publishes nothing it had answered.

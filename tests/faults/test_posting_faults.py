@@ -31,7 +31,7 @@ from tests.faults.harness import (
     first_claims,
     grows,
     posting_messages,
-    read_outcome,
+    read_answered,
     read_topics,
     record_figures,
     samples,
@@ -66,8 +66,7 @@ async def open_bills(
         await asyncio.sleep(rng.uniform(0.0, 0.5))
         c.kill(worker)
         worker = c.start("posting")
-    expected = {s.charge.charge_id for s in items}
-    outcome = await read_outcome(c.bootstrap, c.prefix, lambda o: o.answered() >= expected, timeout=180)
+    outcome = await read_answered(c.bootstrap, c.prefix, items, timeout=180)
     await asyncio.to_thread(formatter.stop, 60)
     claims = first_claims(outcome.records)
     assert claims, "the formatter made no claims\n" + describe(c.processes)
