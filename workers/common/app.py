@@ -1,18 +1,24 @@
 """One faust app per worker, configured from the one settings object.
 
 Billing state lives in SQL, never in faust tables, so the app needs no table store and no
-changelog topics. Delivery is at-least-once; every effect is idempotent by a business key
-(see workers/common/batch.py), which is why `processing_guarantee` stays at its default.
+changelog topics. Input is read by workers.common.consumer (an aiokafka batch loop run as a
+service of the app), not by faust's own consumer, which is therefore never started; faust
+runs the producer, the timers, signals and the service lifecycle. Delivery is
+at-least-once; every effect is idempotent by a business key (see workers/common/batch.py).
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 import faust
+from faust.app.base import BootStrategy
 
 from claimflow.settings import Settings
+from workers.common.batch import BatchRunner
+from workers.common.consumer import BatchConsumer
 
 
 def credentials(settings: Settings) -> Any:
@@ -54,20 +60,38 @@ def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
         # Topics are created by the project's tooling (claimflow kafka start), not by workers.
         "topic_allow_declare": False,
         "topic_disable_leader": True,
-        "consumer_auto_offset_reset": "earliest",
-        "stream_buffer_maxsize": 4096,
-        "broker_max_poll_records": 1000,
-        "broker_commit_interval": 1.0,
-        "producer_linger": 0.005,
+        # A short linger lets one batch's answers share produce requests without adding
+        # latency a biller could see; acks=all because an answer is the only record of work.
+        "producer_linger": 0.002,
         "producer_max_batch_size": 256 * 1024,
         "producer_acks": -1,
-        "stream_wait_empty": True,
         "table_cleanup_interval": 3600.0,
     }
     options.update(overrides)
-    return faust.App(f"{settings.topic_prefix}claimflow-{worker}", **options)
+    app = faust.App(group_id(worker, settings), **options)
+    app.boot_strategy = BootStrategy(app, enable_kafka_consumer=False)
+    return app
 
 
-def raw_topic(app: faust.App, name: str) -> faust.TopicT:
-    """A topic read as bytes: decoding is ours (contracts.codec), so garbage can be dead-lettered."""
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+def group_id(worker: str, settings: Settings) -> str:
+    """The worker's app id, which is also its consumer group (claimflow status reads it)."""
+    return f"{settings.topic_prefix}claimflow-{worker}"
+
+
+def serve_batches(
+    app: faust.App,
+    settings: Settings,
+    routes: Mapping[str, BatchRunner[Any]],
+    *,
+    max_batch: int,
+) -> BatchConsumer:
+    """Run the batch loop over `routes` (topic -> runner) for as long as the app runs."""
+    service = BatchConsumer(settings, app.conf.id, routes, max_batch=max_batch)
+
+    @app.task
+    async def start_batches() -> None:
+        # A runtime dependency is stopped before the app's producer, so the batch in hand
+        # can still publish while the worker shuts down.
+        await app.add_runtime_dependency(service)
+
+    return service

@@ -1,15 +1,15 @@
 """The batch loop every worker runs: decode, handle in one transaction, publish, then ack.
 
-Guarantees, and the faust traps they avoid:
-- An exception must never escape the agent: faust would ack (and commit) the batch it was
-  handling, and those events would never come back. Undecodable input is dead-lettered;
+Guarantees (workers.common.consumer commits a batch's offsets only after `process` returns):
+- An exception must never escape `process`: the loop would stop, or a later commit would
+  cover the batch, and those messages would never come back. Undecodable input is dead-lettered;
   a database outage is retried until the database returns (consumption pauses, nothing is
   dead-lettered for it); a bug that one message triggers is isolated to that message,
   which is dead-lettered with kind "internal" while the rest of the batch goes through.
 - Answers are published only after the database commit, and the batch is acked only after
   they are delivered. A crash in between replays the batch; the handler recognises what it
   already did by business keys and answers the same again.
-- SIGTERM lets the batch in hand finish (commit, publish) before the agent stops.
+- SIGTERM lets the batch in hand finish (commit, publish) before the worker stops.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -97,19 +97,6 @@ class BatchRunner(Generic[M]):
         self.stats = Stats()
         self.stopping = False
         self._commits = 0  # batches committed, for the test-only crash hook
-
-    async def run(self, batches: AsyncIterable[Sequence[Received]]) -> None:
-        """Drive the loop over batches from a stream; returns when the stream stops."""
-        async for batch in batches:
-            work = asyncio.ensure_future(self.process(batch))
-            try:
-                await asyncio.shield(work)
-            except asyncio.CancelledError:
-                # Stopping: finish the batch in hand so what it committed is also published
-                # before faust acks it.
-                self.stopping = True
-                await work
-                raise
 
     async def process(self, batch: Sequence[Received]) -> None:
         started = time.perf_counter()

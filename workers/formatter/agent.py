@@ -1,7 +1,8 @@
 """The formatter's faust app: charges in, runs through the batch loop, holds released.
 
-Thin on purpose: the agent turns faust events into batches for workers.common.batch, which
-decodes them, hands them to FormatterHandler in one transaction and publishes the answers.
+Thin on purpose: workers.common.consumer reads charges in batches (each batch is one
+numbered run) and hands them to workers.common.batch, which decodes them, runs
+FormatterHandler in one transaction and publishes the answers.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from claimflow.db import make_engine
 from claimflow.logs import get_logger
 from claimflow.settings import Settings
 from contracts.topics import CHARGES
-from workers.common.app import make_app, raw_topic
+from workers.common.app import make_app, serve_batches
 from workers.common.batch import BatchRunner
-from workers.common.faust_glue import publisher, received_batches
 from workers.common.messages import Outgoing
 from workers.common.progress import report_progress
+from workers.common.publish import publisher
 from workers.formatter import storage
 from workers.formatter.handler import FormatterHandler, utcnow
 from workers.formatter.rules import RuleBook
@@ -36,9 +37,7 @@ def build(settings: Settings, book: RuleBook | None = None) -> faust.App:
     runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix)
     charges_topic = settings.topic(CHARGES)
 
-    @app.agent(raw_topic(app, charges_topic), concurrency=1, name="format-charges")
-    async def format_charges(stream: faust.StreamT[bytes]) -> None:
-        await runner.run(received_batches(stream, settings.run_max_charges, settings.run_max_seconds))
+    consumer = serve_batches(app, settings, {charges_topic: runner}, max_batch=settings.run_max_charges)
 
     @app.timer(interval=30.0, name="release-held-charges")
     async def release_held_charges() -> None:
@@ -55,7 +54,7 @@ def build(settings: Settings, book: RuleBook | None = None) -> faust.App:
             # kill the formatter. The holds are still due at the next tick: log and wait.
             log.error("held_charges_release_failed", error=type(exc).__name__)
 
-    report_progress(app, "formatter", runner.stats)
+    report_progress(app, "formatter", runner.stats, consumer)
     return app
 
 

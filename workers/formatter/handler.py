@@ -46,8 +46,7 @@ class FormatterHandler:
     def handle(self, conn: Connection, batch: Sequence[Incoming[Charge]]) -> list[Outgoing]:
         now = self.clock()
         keys = [(i.message.charge_id, i.message.version) for i in batch]
-        done = storage.processed(conn, keys)
-        latest = storage.latest_versions(conn, [k[0] for k in keys])
+        done, latest = storage.seen(conn, keys)
         out: list[Outgoing] = []
         replay_claims: list[str] = []
         fresh: list[Charge] = []
@@ -102,15 +101,19 @@ class FormatterHandler:
             evaluate=self.evaluate,
             is_held=is_held,
         )
-        answers, out = self._answers(result)
-        storage.save_run(conn, result, answers, now, received)
+        answers, claims_json, out = self._answers(result)
+        storage.save_run(conn, result, answers, now, received, claims_json)
         storage.close_run(conn, run_number, result, now)
         return out
 
     def _answers(
         self, result: RunResult
-    ) -> tuple[dict[tuple[str, int], list[tuple[str, str, str]]], list[Outgoing]]:
-        out = [Outgoing.of(self.claims_topic, c.claim_id, c) for c in result.claims]
+    ) -> tuple[dict[tuple[str, int], list[tuple[str, str, str]]], dict[str, str], list[Outgoing]]:
+        # Each claim is serialised once: the published bytes are also its stored claim_json.
+        claims_json = {c.claim_id: c.model_dump_json() for c in result.claims}
+        out = [
+            Outgoing(self.claims_topic, claim_id.encode(), text.encode()) for claim_id, text in claims_json.items()
+        ]
         stored: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
         for key, outcome in result.outcomes.items():
             message = outcome.failure or outcome.resolved
@@ -119,7 +122,7 @@ class FormatterHandler:
             answer = Outgoing.of(self.failures_topic, key[0], message)
             out.append(answer)
             stored[key] = [(answer.topic, key[0], answer.value.decode())]
-        return stored, out
+        return stored, claims_json, out
 
     def _stored(self, answers: str) -> list[Outgoing]:
         return [Outgoing(topic, key.encode(), value.encode()) for topic, key, value in orjson.loads(answers)]

@@ -7,13 +7,15 @@ commit together (claimflow.db.unit_of_work).
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, inspect, select, tuple_, update
+from sqlalchemy import Connection, Engine, column, insert, inspect, select, table, update
 
+from claimflow.bulk import BulkInsert, BulkUpdate
 from contracts import Charge, ChargeFailed, Claim
 from workers.formatter import tables as t
 from workers.formatter.history import History, SentLine, discipline
@@ -40,35 +42,34 @@ def close_run(conn: Connection, run_number: int, result: RunResult, now: dt.date
     )
 
 
-def processed(conn: Connection, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
-    """Tracking rows of charge versions already handled (final outcomes only)."""
-    keys = list(keys)
-    if not keys:
-        return {}
-    rows = conn.execute(
-        select(
-            t.charges.c.charge_id,
-            t.charges.c.version,
-            t.charges.c.outcome,
-            t.charges.c.claim_id,
-            t.charges.c.answers,
-        )
-        .where(tuple_(t.charges.c.charge_id, t.charges.c.version).in_(keys))
-        .where(t.charges.c.outcome != "held")
-    )
-    return {(r.charge_id, r.version): r._asdict() for r in rows}
+def seen(
+    conn: Connection, keys: Sequence[tuple[str, int]]
+) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, int]]:
+    """What is stored for these charges, in one query: the tracking rows of the versions
+    already handled (final outcomes only), and each charge's latest handled version.
 
-
-def latest_versions(conn: Connection, charge_ids: Iterable[str]) -> dict[str, int]:
-    ids = list(set(charge_ids))
+    Looked up by charge_id alone (the primary key's first column): SQLite answers a
+    (charge_id, version) IN (...) list with a scan of the whole table.
+    """
+    ids = list({k[0] for k in keys})
     if not ids:
-        return {}
+        return {}, {}
+    wanted = set(keys)
+    c = t.charges.c
     rows = conn.execute(
-        select(t.charges.c.charge_id, func.max(t.charges.c.version))
-        .where(t.charges.c.charge_id.in_(ids), t.charges.c.outcome != "held")
-        .group_by(t.charges.c.charge_id)
+        select(c.charge_id, c.version, c.outcome, c.claim_id, c.answers).where(
+            c.charge_id.in_(ids), c.outcome != "held"
+        )
     )
-    return {cid: int(v) for cid, v in rows}
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    latest: dict[str, int] = {}
+    for r in rows:
+        key = (r.charge_id, r.version)
+        if key in wanted:
+            done[key] = r._asdict()
+        if r.version > latest.get(r.charge_id, 0):
+            latest[r.charge_id] = r.version
+    return done, latest
 
 
 def claim_json(conn: Connection, claim_ids: Iterable[str]) -> dict[str, bytes]:
@@ -88,6 +89,8 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
     years = {c.service_date.year for c in charges if c.service_date}
     if patients:
         lines = t.claim_lines.c
+        # Two IN lists on the index's columns, then the exact pairs here: SQLite scans the
+        # whole table for a (company_id, patient_id) IN (...) list of pairs.
         rows = conn.execute(
             select(
                 lines.charge_id,
@@ -101,35 +104,45 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
                 lines.discipline,
                 lines.amount,
             )
-            .where(tuple_(lines.company_id, lines.patient_id).in_(list(patients)))
+            .where(
+                lines.company_id.in_(list({p[0] for p in patients})),
+                lines.patient_id.in_(list({p[1] for p in patients})),
+            )
             .order_by(lines.claim_id, lines.line_number)
         )
-        for r in rows:
-            mods = tuple(r.modifiers_key.split(",")) if r.modifiers_key else ()
-            history.claimed[(r.company_id, r.patient_id, r.service_date, r.procedure_code, mods)] = (
-                r.charge_id
-            )
-            sent = history.sent.get(r.charge_id)
-            if sent is None or r.charge_version >= sent.version:
-                history.set_sent(r.charge_id, SentLine(r.bill_id, r.charge_version))
-            if r.discipline and r.service_date.year in years:
-                key = (r.company_id, r.patient_id, r.service_date.year, r.discipline)
-                history.therapy_ytd[key] = history.therapy_ytd.get(key, Decimal("0.00")) + r.amount
+        claimed, sent, therapy = history.claimed, history.sent, history.therapy_ytd
+        for charge_id, version, bill_id, company, patient, date, code, mods, kind, amount in rows:
+            if (company, patient) not in patients:
+                continue
+            claimed[(company, patient, date, code, tuple(mods.split(",")) if mods else ())] = charge_id
+            line = sent.get(charge_id)
+            if line is None or version >= line.version:
+                history.set_sent(charge_id, SentLine(bill_id, version))
+            if kind and date.year in years:
+                key = (company, patient, date.year, kind)
+                therapy[key] = therapy.get(key, Decimal("0.00")) + amount
     # Charges claimed on a bill of another patient key (rare) and explicit bill ids.
     bills = {c.bill_id for c in charges if c.bill_id} | {s.bill_id for s in history.sent.values()}
     history.bill_rejected.update(bill_rejected(conn, bills))
     return history
 
 
+#: Engines known to have the posting worker's bill table; a table is never dropped while a
+#: worker runs, so a positive answer is kept instead of inspecting the schema every run.
+_HAS_BILLS: weakref.WeakSet[Engine] = weakref.WeakSet()
+_BILLS = table("bills", column("bill_id"), column("rejected"))
+
+
 def bill_rejected(conn: Connection, bill_ids: Iterable[str]) -> dict[str, bool]:
     """Rejected status from the posting worker's bill table (absent until posting runs)."""
     ids = list(bill_ids)
-    if not ids or not inspect(conn).has_table("bills"):
+    if not ids:
         return {}
-    from sqlalchemy import column, table
-
-    bills = table("bills", column("bill_id"), column("rejected"))
-    rows = conn.execute(select(bills.c.bill_id, bills.c.rejected).where(bills.c.bill_id.in_(ids)))
+    if conn.engine not in _HAS_BILLS:
+        if not inspect(conn).has_table("bills"):
+            return {}
+        _HAS_BILLS.add(conn.engine)
+    rows = conn.execute(select(_BILLS.c.bill_id, _BILLS.c.rejected).where(_BILLS.c.bill_id.in_(ids)))
     return {bid: bool(rejected) for bid, rejected in rows}
 
 
@@ -144,71 +157,112 @@ def failure_states(conn: Connection, charge_ids: Iterable[str]) -> dict[str, Fai
     return {r.charge_id: FailureState(r.oldest_failure_date, r.failure_count, r.status) for r in rows}
 
 
+_CHARGE_COLUMNS = (
+    "charge_id",
+    "version",
+    "company_id",
+    "practice_id",
+    "location_id",
+    "patient_id",
+    "outcome",
+    "run_number",
+    "claim_id",
+    "answers",
+    "charge_json",
+    "received_at",
+)
+_insert_charges = BulkInsert(t.charges, _CHARGE_COLUMNS)
+_insert_held = BulkInsert(t.held, ("charge_id", "version", "company_id", "release_on", "charge_json"))
+_insert_claims = BulkInsert(
+    t.claims,
+    (
+        "claim_id",
+        "bill_id",
+        "frequency",
+        "run_number",
+        "company_id",
+        "patient_id",
+        "service_date",
+        "total_amount",
+        "claim_json",
+        "created_at",
+    ),
+)
+_insert_lines = BulkInsert(
+    t.claim_lines,
+    (
+        "claim_id",
+        "line_number",
+        "charge_id",
+        "charge_version",
+        "bill_id",
+        "company_id",
+        "patient_id",
+        "service_date",
+        "procedure_code",
+        "modifiers_key",
+        "discipline",
+        "amount",
+    ),
+)
+_resolve_failures = BulkUpdate(
+    t.failures, ("status", "resolved_claim_id", "resolved_at", "updated_at"), key="charge_id"
+)
+
+
 def save_run(
     conn: Connection,
     result: RunResult,
     answers: dict[tuple[str, int], list[tuple[str, str, str]]],
     now: dt.datetime,
     received: Mapping[tuple[str, int], bytes] | None = None,
+    claims_json: Mapping[str, str] | None = None,
 ) -> None:
     """Write a run's claims, failures, holds and tracking rows (bulk statements).
 
     `received` holds the bytes each charge arrived as, by (charge_id, version): they are
     stored as its `charge_json` as they are (they decoded as a Charge, so they are a valid
-    one), instead of serialising the decoded charge again.
+    one), instead of serialising the decoded charge again. `claims_json` likewise holds
+    each claim as already serialised for publishing, by claim_id.
     """
     raw = received or {}
+    published = claims_json or {}
 
     def charge_json(c: Charge) -> str:
         data = raw.get((c.charge_id, c.version))
         return data.decode("utf-8") if data is not None else c.model_dump_json()
 
     if result.claims:
-        conn.execute(insert(t.claims), [_claim_row(c) for c in result.claims])
-        conn.execute(insert(t.claim_lines), [row for c in result.claims for row in _line_rows(c)])
+        _insert_claims(conn, [_claim_row(c, published.get(c.claim_id)) for c in result.claims])
+        _insert_lines(conn, [row for c in result.claims for row in _line_rows(c)])
     if result.failed:
         _save_failures(conn, result.failed, result, now)
     if result.resolved:
-        f = t.failures.c
-        for r in result.resolved:
-            conn.execute(
-                update(t.failures)
-                .where(f.charge_id == r.charge_id)
-                .values(status="resolved", resolved_claim_id=r.claim_id, resolved_at=now, updated_at=now)
-            )
+        _resolve_failures(conn, [("resolved", r.claim_id, now, now, r.charge_id) for r in result.resolved])
     existing_held = _held_keys(conn, list(result.outcomes))
     new_held = [c for c in result.held if (c.charge_id, c.version) not in existing_held]
-    if new_held:
-        conn.execute(
-            insert(t.held),
-            [
-                {
-                    "charge_id": c.charge_id,
-                    "version": c.version,
-                    "company_id": c.company_id,
-                    "release_on": c.claim_delay_until,
-                    "charge_json": charge_json(c),
-                }
-                for c in new_held
-            ],
-        )
+    _insert_held(
+        conn,
+        [(c.charge_id, c.version, c.company_id, c.claim_delay_until, charge_json(c)) for c in new_held],
+    )
     rows = []
+    run_number = result.run_number
     for key, outcome in result.outcomes.items():
         c = outcome.charge
-        row = {
-            "charge_id": c.charge_id,
-            "version": c.version,
-            "company_id": c.company_id,
-            "practice_id": c.practice_id,
-            "location_id": c.location_id,
-            "patient_id": c.patient.id,
-            "outcome": outcome.kind,
-            "run_number": result.run_number,
-            "claim_id": outcome.claim_id,
-            "answers": orjson.dumps(answers.get(key, [])).decode(),
-            "charge_json": charge_json(c),
-            "received_at": now,
-        }
+        row = (
+            c.charge_id,
+            c.version,
+            c.company_id,
+            c.practice_id,
+            c.location_id,
+            c.patient.id,
+            outcome.kind,
+            run_number,
+            outcome.claim_id,
+            orjson.dumps(answers.get(key, [])).decode(),
+            charge_json(c),
+            now,
+        )
         if key in existing_held:
             if outcome.kind == "held":
                 continue  # redelivered before its date: still held, nothing changes
@@ -216,7 +270,7 @@ def save_run(
             conn.execute(
                 update(t.charges)
                 .where(t.charges.c.charge_id == key[0], t.charges.c.version == key[1])
-                .values(**row)
+                .values(**dict(zip(_CHARGE_COLUMNS, row, strict=True)))
             )
             conn.execute(
                 update(t.held)
@@ -225,53 +279,83 @@ def save_run(
             )
         else:
             rows.append(row)
-    if rows:
-        conn.execute(insert(t.charges), rows)
+    _insert_charges(conn, rows)
 
 
 def _held_keys(conn: Connection, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
     if not keys:
         return set()
+    wanted = set(keys)
     c = t.charges.c
     rows = conn.execute(
-        select(c.charge_id, c.version).where(tuple_(c.charge_id, c.version).in_(keys), c.outcome == "held")
+        select(c.charge_id, c.version).where(c.charge_id.in_(list({k[0] for k in keys})), c.outcome == "held")
     )
-    return {(r.charge_id, r.version) for r in rows}
+    return {(charge_id, version) for charge_id, version in rows if (charge_id, version) in wanted}
 
 
-def _claim_row(claim: Claim) -> dict[str, Any]:
-    return {
-        "claim_id": claim.claim_id,
-        "bill_id": claim.bill_id,
-        "frequency": claim.frequency,
-        "run_number": claim.run_number,
-        "company_id": claim.company_id,
-        "patient_id": claim.patient.id,
-        "service_date": claim.service_date,
-        "total_amount": claim.total_amount,
-        "claim_json": claim.model_dump_json(),
-        "created_at": claim.created_at,
-    }
+def _claim_row(claim: Claim, published: str | None) -> tuple[Any, ...]:
+    return (
+        claim.claim_id,
+        claim.bill_id,
+        claim.frequency,
+        claim.run_number,
+        claim.company_id,
+        claim.patient.id,
+        claim.service_date,
+        claim.total_amount,
+        published if published is not None else claim.model_dump_json(),
+        claim.created_at,
+    )
 
 
-def _line_rows(claim: Claim) -> list[dict[str, Any]]:
+def _line_rows(claim: Claim) -> list[tuple[Any, ...]]:
     return [
-        {
-            "claim_id": claim.claim_id,
-            "line_number": line.line_number,
-            "charge_id": line.charge_id,
-            "charge_version": line.charge_version,
-            "bill_id": claim.bill_id,
-            "company_id": claim.company_id,
-            "patient_id": claim.patient.id,
-            "service_date": claim.service_date,
-            "procedure_code": line.procedure_code,
-            "modifiers_key": ",".join(sorted(line.modifiers)),
-            "discipline": discipline(line.modifiers),
-            "amount": line.amount,
-        }
+        (
+            claim.claim_id,
+            line.line_number,
+            line.charge_id,
+            line.charge_version,
+            claim.bill_id,
+            claim.company_id,
+            claim.patient.id,
+            claim.service_date,
+            line.procedure_code,
+            ",".join(sorted(line.modifiers)),
+            discipline(line.modifiers),
+            line.amount,
+        )
         for line in claim.lines
     ]
+
+
+_insert_failures = BulkInsert(
+    t.failures,
+    (
+        "charge_id",
+        "company_id",
+        "practice_id",
+        "location_id",
+        "patient_id",
+        "patient_name",
+        "latest_version",
+        "run_number",
+        "oldest_failure_date",
+        "last_failure_date",
+        "failure_count",
+        "status",
+        "service_date",
+        "procedure_code",
+        "amount",
+        "payer_name",
+        "updated_at",
+    ),
+)
+_insert_reasons = BulkInsert(
+    t.failure_reasons, ("charge_id", "position", "code", "message", "field", "severity")
+)
+_insert_events = BulkInsert(
+    t.failure_events, ("charge_id", "version", "run_number", "failed_at", "reasons_json")
+)
 
 
 def _save_failures(conn: Connection, failed: list[ChargeFailed], result: RunResult, now: dt.datetime) -> None:
@@ -280,55 +364,45 @@ def _save_failures(conn: Connection, failed: list[ChargeFailed], result: RunResu
     conn.execute(t.failures.delete().where(f.charge_id.in_(ids)))
     conn.execute(t.failure_reasons.delete().where(t.failure_reasons.c.charge_id.in_(ids)))
     charges = {o.charge.charge_id: o.charge for o in result.outcomes.values()}
-    rows: list[dict[str, Any]] = []
-    reasons: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    reasons: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
     for x in failed:
         c = charges[x.charge_id]
         rows.append(
-            {
-                "charge_id": x.charge_id,
-                "company_id": x.company_id,
-                "practice_id": x.practice_id,
-                "location_id": x.location_id,
-                "patient_id": c.patient.id,
-                "patient_name": f"{c.patient.last_name}, {c.patient.first_name}".strip(", "),
-                "latest_version": x.charge_version,
-                "run_number": x.run_number,
-                "oldest_failure_date": x.oldest_failure_date,
-                "last_failure_date": x.failed_at.date(),
-                "failure_count": x.failure_count,
-                "status": "open",
-                "service_date": x.service_date,
-                "procedure_code": x.procedure_code,
-                "amount": x.amount,
-                "payer_name": x.payer_name,
-                "updated_at": now,
-            }
+            (
+                x.charge_id,
+                x.company_id,
+                x.practice_id,
+                x.location_id,
+                c.patient.id,
+                f"{c.patient.last_name}, {c.patient.first_name}".strip(", "),
+                x.charge_version,
+                x.run_number,
+                x.oldest_failure_date,
+                x.failed_at.date(),
+                x.failure_count,
+                "open",
+                x.service_date,
+                x.procedure_code,
+                x.amount,
+                x.payer_name,
+                now,
+            )
         )
         reasons.extend(
-            {
-                "charge_id": x.charge_id,
-                "position": i,
-                "code": r.code,
-                "message": r.message,
-                "field": r.field,
-                "severity": r.severity,
-            }
-            for i, r in enumerate(x.reasons)
+            (x.charge_id, i, r.code, r.message, r.field, r.severity) for i, r in enumerate(x.reasons)
         )
+        # The same JSON as r.model_dump(mode="json"): every field of a RuleResult is text.
+        reasons_json = [
+            {"code": r.code, "message": r.message, "field": r.field, "severity": r.severity} for r in x.reasons
+        ]
         events.append(
-            {
-                "charge_id": x.charge_id,
-                "version": x.charge_version,
-                "run_number": x.run_number,
-                "failed_at": x.failed_at,
-                "reasons_json": orjson.dumps([r.model_dump(mode="json") for r in x.reasons]).decode(),
-            }
+            (x.charge_id, x.charge_version, x.run_number, x.failed_at, orjson.dumps(reasons_json).decode())
         )
-    conn.execute(insert(t.failures), rows)
-    conn.execute(insert(t.failure_reasons), reasons)
-    conn.execute(insert(t.failure_events), events)
+    _insert_failures(conn, rows)
+    _insert_reasons(conn, reasons)
+    _insert_events(conn, events)
 
 
 def due_holds(conn: Connection, today: dt.date, limit: int = 1000) -> list[tuple[str, bytes]]:

@@ -1,0 +1,190 @@
+"""The hot path: an aiokafka `getmany` loop, run as a service inside the worker's faust app.
+
+faust's per-event machinery (one Event, one ack, one stream step per message) cost more
+than the work itself (docs/PERFORMANCE.md), and its offset commits run on their own timer,
+so a graceful stop could commit before the batch in hand was acked, or not at all. This
+loop reads whole fetches, hands each topic's records to its BatchRunner (decode, one
+transaction, publish, wait for delivery) and only then commits the offsets after them, in
+the same task. faust still runs the app: its producer, timers, signals and logging.
+
+Guarantees (tested in tests/faults):
+- at least once: offsets are committed only after the batch's answers are delivered; a
+  crash anywhere before that replays the batch, which the handlers recognise by key;
+- a graceful stop (SIGTERM) finishes the batch in hand and commits it before leaving the
+  group, so the next owner starts exactly after it;
+- a rebalance waits for the batch in hand (the revoke callback takes the same lock), and
+  records of partitions this consumer lost meanwhile are not handled: their new owner
+  reads them from the last commit.
+
+Batches close on what is already fetched: `getmany` returns at once when records are
+waiting, so at low load a batch is the few records that arrived (low latency) and under
+load it fills up to `max_batch` (throughput), with no window to wait out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from mode import Service
+
+from claimflow.broker.admin import client_kwargs
+from claimflow.logs import get_logger
+from claimflow.settings import Settings
+from workers.common.batch import BatchRunner
+from workers.common.messages import Received
+
+log = get_logger("claimflow.consumer")
+
+#: How long an idle `getmany` waits before it looks at the stop flag again.
+IDLE_POLL_MS = 200
+
+
+class BatchConsumer(Service):
+    """Reads `routes`' topics as one consumer group and drives each topic's BatchRunner."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        group_id: str,
+        routes: Mapping[str, BatchRunner[Any]],
+        *,
+        max_batch: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.group_id = group_id
+        # Insertion order is processing order within one fetch (posting: claims first, so a
+        # posting fetched with the claim that opens its bill finds the bill).
+        self.routes = dict(routes)
+        self.max_batch = max_batch
+        self.consumer: AIOKafkaConsumer | None = None
+        self.committed: dict[TopicPartition, int] = {}
+        self._lock = asyncio.Lock()
+        self._stopping = False
+        self._idle = True
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def on_start(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *self.routes,
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_batch,
+            # Several fetches in flight keep the next batch ready while this one commits.
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=2 * 1024 * 1024,
+            fetch_max_wait_ms=100,
+            **client_kwargs(self.settings),
+        )
+        self.consumer.subscribe(list(self.routes), listener=_WaitForBatch(self))
+        await self.consumer.start()
+        self._loop_task = asyncio.ensure_future(self._run())
+
+    async def on_stop(self) -> None:
+        self._stopping = True
+        for runner in self.routes.values():
+            runner.stopping = True
+        task = self._loop_task
+        if task is not None and not task.done():
+            if self._idle:
+                task.cancel()  # waiting in getmany: nothing in hand to finish
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.consumer is not None:
+            # Leaves the group at once, so the partitions move now, not after a session timeout.
+            await self.consumer.stop()
+
+    async def _run(self) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        while not self._stopping:
+            fetched = await consumer.getmany(timeout_ms=IDLE_POLL_MS, max_records=self.max_batch)
+            if not fetched:
+                continue
+            self._idle = False
+            try:
+                async with self._lock:
+                    await self._handle(consumer, fetched)
+            finally:
+                self._idle = True
+
+    async def _handle(self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[Any]]) -> None:
+        # A rebalance may have taken partitions between the fetch and the lock: their new
+        # owner reads those records from the last commit, so handling them here would only
+        # duplicate work.
+        owned = consumer.assignment()
+        by_topic: dict[str, list[Received]] = defaultdict(list)
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for tp, records in fetched.items():
+            if tp not in owned or not records:
+                continue
+            by_topic[tp.topic].extend(_received(r) for r in records)
+            offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
+        for topic, runner in self.routes.items():
+            if by_topic.get(topic):
+                # Shielded: a cancellation (stop) must not cut a batch between its commit
+                # and its publish; the batch finishes, then the loop sees the stop flag.
+                await asyncio.shield(runner.process(by_topic[topic]))
+        await self._commit(consumer, offsets)
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]
+    ) -> None:
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+            self.committed.update({tp: o.offset for tp, o in offsets.items()})
+        except KafkaError as exc:
+            # The batch is done and its answers delivered; a lost commit only means it is
+            # replayed (and recognised by key) by whoever reads these partitions next. The
+            # next successful commit covers these offsets too.
+            log.warning("offset_commit_failed", group=self.group_id, error=type(exc).__name__)
+
+    def lag(self) -> int | None:
+        """Messages waiting on this consumer's partitions (high watermark - committed)."""
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        total = 0
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is not None:
+                total += max(high - self.committed.get(tp, 0), 0)
+        return total
+
+
+class _WaitForBatch(ConsumerRebalanceListener):
+    """Hold a rebalance until the batch in hand is handled and committed."""
+
+    def __init__(self, owner: BatchConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        async with self.owner._lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        log.info("partitions_assigned", group=self.owner.group_id, partitions=len(assigned))
+
+
+def _received(record: Any) -> Received:
+    return Received(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers or ()),
+    )
