@@ -111,9 +111,8 @@ class FormatterHandler:
     ) -> tuple[dict[tuple[str, int], list[tuple[str, str, str]]], dict[str, str], list[Outgoing]]:
         # Each claim is serialised once: the published bytes are also its stored claim_json.
         claims_json = {c.claim_id: c.model_dump_json() for c in result.claims}
-        out = [
-            Outgoing(self.claims_topic, claim_id.encode(), text.encode()) for claim_id, text in claims_json.items()
-        ]
+        topic = self.claims_topic
+        out = [Outgoing(topic, claim_id.encode(), text.encode()) for claim_id, text in claims_json.items()]
         stored: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
         for key, outcome in result.outcomes.items():
             message = outcome.failure or outcome.resolved

@@ -1,0 +1,104 @@
+"""Writing a run's failures: the failure rows, their reasons and events, and resolutions.
+
+Bulk statements (claimflow.bulk) on the run's connection; see storage.save_run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from claimflow.bulk import BulkInsert, BulkUpdate
+from contracts import ChargeFailed, ChargeFailureResolved
+from workers.formatter import tables as t
+from workers.formatter.run import RunResult
+
+_resolve_failures = BulkUpdate(
+    t.failures, ("status", "resolved_claim_id", "resolved_at", "updated_at"), key="charge_id"
+)
+
+
+def resolve(conn: Connection, resolved: Sequence[ChargeFailureResolved], now: dt.datetime) -> None:
+    _resolve_failures(conn, [("resolved", r.claim_id, now, now, r.charge_id) for r in resolved])
+
+
+_insert_failures = BulkInsert(
+    t.failures,
+    (
+        "charge_id",
+        "company_id",
+        "practice_id",
+        "location_id",
+        "patient_id",
+        "patient_name",
+        "latest_version",
+        "run_number",
+        "oldest_failure_date",
+        "last_failure_date",
+        "failure_count",
+        "status",
+        "service_date",
+        "procedure_code",
+        "amount",
+        "payer_name",
+        "updated_at",
+    ),
+)
+_insert_reasons = BulkInsert(
+    t.failure_reasons, ("charge_id", "position", "code", "message", "field", "severity")
+)
+_insert_events = BulkInsert(
+    t.failure_events, ("charge_id", "version", "run_number", "failed_at", "reasons_json")
+)
+
+
+def save_failures(conn: Connection, failed: list[ChargeFailed], result: RunResult, now: dt.datetime) -> None:
+    f = t.failures.c
+    ids = [x.charge_id for x in failed]
+    conn.execute(t.failures.delete().where(f.charge_id.in_(ids)))
+    conn.execute(t.failure_reasons.delete().where(t.failure_reasons.c.charge_id.in_(ids)))
+    charges = {o.charge.charge_id: o.charge for o in result.outcomes.values()}
+    rows: list[tuple[Any, ...]] = []
+    reasons: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    for x in failed:
+        c = charges[x.charge_id]
+        rows.append(
+            (
+                x.charge_id,
+                x.company_id,
+                x.practice_id,
+                x.location_id,
+                c.patient.id,
+                f"{c.patient.last_name}, {c.patient.first_name}".strip(", "),
+                x.charge_version,
+                x.run_number,
+                x.oldest_failure_date,
+                x.failed_at.date(),
+                x.failure_count,
+                "open",
+                x.service_date,
+                x.procedure_code,
+                x.amount,
+                x.payer_name,
+                now,
+            )
+        )
+        reasons.extend(
+            (x.charge_id, i, r.code, r.message, r.field, r.severity) for i, r in enumerate(x.reasons)
+        )
+        # The same JSON as r.model_dump(mode="json"): every field of a RuleResult is text.
+        reasons_json = [
+            {"code": r.code, "message": r.message, "field": r.field, "severity": r.severity}
+            for r in x.reasons
+        ]
+        events.append(
+            (x.charge_id, x.charge_version, x.run_number, x.failed_at, orjson.dumps(reasons_json).decode())
+        )
+    _insert_failures(conn, rows)
+    _insert_reasons(conn, reasons)
+    _insert_events(conn, events)
