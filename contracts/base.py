@@ -42,6 +42,13 @@ def parse_money(value: Any) -> Decimal:
         raise ValueError("money must be a decimal string such as '125.00'")
     if not value.is_finite():
         raise ValueError("money must be a finite amount")
+    if -MONEY_LIMIT < value < MONEY_LIMIT:
+        # The common case, without the digit tuple below (this runs for every amount decoded
+        # or built): in range, quantising is exact unless there are more than two places.
+        cents = value.quantize(CENT)
+        if cents != value:
+            raise ValueError("money has at most two decimal places")
+        return cents
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and value != value.quantize(CENT):
         raise ValueError("money has at most two decimal places")
