@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -23,7 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contracts.charge import Charge, ChargePayer, PayerType
-from workers.formatter.rules.registry import RULES
+from workers.formatter.rules.registry import REGISTRY, RULES
+from workers.formatter.rules.results import Check
 from workers.formatter.rules.tables import Tables, load_tables, read_data_text
 
 TimingMethod = Literal["eight_minute", "per_code", "off"]
@@ -82,6 +83,12 @@ class PayerRules:
 
     def applies(self, code: str) -> bool:
         return self.rules.get(code, True)
+
+    @cached_property
+    def checks(self) -> tuple[Check, ...]:
+        """The checks of the rules that apply, in registry order: decided once per payer
+        instead of once per rule and charge."""
+        return tuple(rule.check for rule in REGISTRY if self.applies(rule.code))
 
     def authorization_required(self, procedure_code: str) -> bool:
         codes = self.authorization_required_codes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 
 from contracts.charge import Charge
 from contracts.claim import RuleResult
@@ -40,7 +41,9 @@ REQUIRED: tuple[tuple[str, Callable[[Charge], object], str], ...] = (
 
 def check_required_fields(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
     for path, read, fix in REQUIRED:
-        if blank(read(charge)):
+        value = read(charge)
+        # blank(), inlined: this runs 18 times per charge.
+        if value is None or (isinstance(value, str) and not value.strip()):
             yield error("REQUIRED_FIELD", f"{path} is missing; {fix}", path)
 
 
@@ -58,6 +61,8 @@ def npi_check_digit(first_nine: str) -> int:
     return (10 - total % 10) % 10
 
 
+# A practice bills under a handful of NPIs, so nearly every look-up is one seen before.
+@lru_cache(maxsize=4096)
 def valid_npi(npi: str) -> bool:
     return (
         len(npi) == 10

@@ -217,11 +217,9 @@ def evaluate(charge: Charge, ctx: RuleContext) -> list[RuleResult]:
 
     Which rules run is the primary payer's setting in the rule book (`RuleContext.book`).
     """
-    enabled = ctx.rules(charge)
     results: list[RuleResult] = []
-    for rule in REGISTRY:
-        if enabled.applies(rule.code):
-            results.extend(rule.check(charge, ctx))
+    for check in ctx.rules(charge).checks:
+        results.extend(check(charge, ctx))
     return results
 
 

@@ -51,6 +51,10 @@ class Tables:
     kx_thresholds: Mapping[tuple[int, Discipline], Decimal] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: kx_threshold's answers; the tables are immutable, so they never go stale.
+    _kx_found: dict[tuple[int, Discipline], Decimal | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def kx_threshold(self, year: int, discipline: Discipline) -> Decimal | None:
         """The threshold for the year; a year not yet published uses the latest one before it.
@@ -58,10 +62,13 @@ class Tables:
         CMS publishes the next year's amount late in the year; carrying the last known
         amount forward is closer to the truth than switching the rule off on 1 January.
         """
+        key = (year, discipline)
+        if key in self._kx_found:
+            return self._kx_found[key]
         known = [y for (y, d) in self.kx_thresholds if d == discipline and y <= year]
-        if not known:
-            return None
-        return self.kx_thresholds[(max(known), discipline)]
+        found = self.kx_thresholds[(max(known), discipline)] if known else None
+        self._kx_found[key] = found
+        return found
 
 
 def read_data_text(name: str) -> str:
