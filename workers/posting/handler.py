@@ -73,16 +73,18 @@ class PostingHandler:
         changed: dict[str, Bill] = {}
         lines: list[LedgerLine] = []
         answers: dict[str, bytes] = {}
+        answered_bills: dict[str, str] = {}
         out: list[Outgoing] = []
         for posting in postings:
             raw = earlier.get(posting.posting_id) or answers.get(posting.posting_id)
             if raw is None:
                 raw = self._apply(posting, bills, changed, lines, now)
                 answers[posting.posting_id] = raw
+                answered_bills[posting.posting_id] = posting.bill_id
             out.append(Outgoing(self.results_topic, posting.bill_id.encode(), raw))
-        storage.save_bills(conn, changed.values(), now)
+        storage.save_bills(conn, changed.values(), now, existing=bills.keys())
         storage.append_ledger(conn, lines)
-        storage.record_answers(conn, answers)
+        storage.record_answers(conn, answers, answered_bills)
         repeated = len(postings) - len(answers)
         log.debug(
             "postings_applied",

@@ -13,7 +13,7 @@ floats. The alembic migration is written from these tables.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -33,13 +33,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     delete,
     insert,
     select,
-    update,
 )
 
+from claimflow.bulk import BulkInsert, BulkUpdate
 from claimflow.db import metadata
 from contracts.base import format_money
 from contracts.claim import Claim
@@ -174,31 +173,68 @@ def load_all_bills(conn: Connection, company_id: str | None = None) -> list[Bill
     return [loaded[i] for i in ids]
 
 
-def save_bills(conn: Connection, changed: Iterable[Bill], now: dt.datetime | None = None) -> None:
-    """Insert or update `changed` bills and their payers, in a few statements per batch."""
+_BILL_COLUMNS = (
+    "bill_id",
+    "company_id",
+    "claim_id",
+    "claim_date",
+    "billed_amount",
+    "balance",
+    "late_fee_balance",
+    "bad_debt",
+    "current_payer",
+    "rejected",
+    "on_hold",
+    "in_collections",
+    "killed",
+    "rebill_history",
+    "updated_at",
+)
+_PAYER_COLUMNS = (
+    "bill_id",
+    "sequence",
+    "payer_id",
+    "name",
+    "payer_type",
+    "cash_balance",
+    "contractual_balance",
+    "refunds",
+    "transaction_count",
+)
+_insert_bills = BulkInsert(bills, _BILL_COLUMNS)
+_update_bills = BulkUpdate(bills, _BILL_COLUMNS[1:], key="bill_id")
+_insert_payers = BulkInsert(bill_payers, _PAYER_COLUMNS)
+
+
+def save_bills(
+    conn: Connection,
+    changed: Iterable[Bill],
+    now: dt.datetime | None = None,
+    *,
+    existing: Collection[str] | None = None,
+) -> None:
+    """Insert or update `changed` bills and their payers, in a few statements per batch.
+
+    `existing` may name bills known to be stored already (loaded in this transaction), so
+    they need not be looked up again; any other bill is looked up.
+    """
     by_id = {b.bill_id: b for b in changed}
     if not by_id:
         return
     stamp = now or _now()
     ids = sorted(by_id)
-    existing: set[str] = set()
-    for chunk in _chunks(ids):
+    known = set() if existing is None else {i for i in ids if i in existing}
+    unknown = [i for i in ids if i not in known]
+    for chunk in _chunks(unknown):
         found = select(bills.c.bill_id).where(bills.c.bill_id.in_(chunk))
-        existing.update(conn.execute(found).scalars())
-    new = [_bill_row(by_id[i], stamp) for i in ids if i not in existing]
-    old = [_bill_row(by_id[i], stamp) for i in ids if i in existing]
-    if new:
-        conn.execute(insert(bills), new)
-    if old:
-        for row in old:
-            row["key"] = row.pop("bill_id")
-        conn.execute(update(bills).where(bills.c.bill_id == bindparam("key")), old)
+        known.update(conn.execute(found).scalars())
+    _insert_bills(conn, [_bill_row(by_id[i], stamp) for i in ids if i not in known])
+    # The key goes last: it is the UPDATE's WHERE parameter.
+    _update_bills(conn, [(*_bill_row(by_id[i], stamp)[1:], i) for i in ids if i in known])
     # A bill's payers are few; replacing them is simpler than diffing and as cheap.
-    for chunk in _chunks(sorted(existing)):
+    for chunk in _chunks(sorted(known)):
         conn.execute(delete(bill_payers).where(bill_payers.c.bill_id.in_(chunk)))
-    payer_rows = [_payer_row(by_id[i].bill_id, p) for i in ids for p in by_id[i].payers]
-    if payer_rows:
-        conn.execute(insert(bill_payers), payer_rows)
+    _insert_payers(conn, [_payer_row(i, p) for i in ids for p in by_id[i].payers])
 
 
 def open_bills_from_claims(conn: Connection, claims: Iterable[Claim]) -> dict[str, Bill]:
@@ -234,22 +270,38 @@ def open_bills_from_claims(conn: Connection, claims: Iterable[Claim]) -> dict[st
 # --- ledger and answers ---------------------------------------------------------------------
 
 
+_insert_ledger = BulkInsert(
+    ledger,
+    (
+        "bill_id",
+        "posting_id",
+        "code",
+        "ledger_code",
+        "amount",
+        "payer_sequence",
+        "balance_after",
+        "posted_at",
+    ),
+)
+
+
 def append_ledger(conn: Connection, lines: Iterable[LedgerLine]) -> None:
-    rows = [
-        {
-            "bill_id": line.bill_id,
-            "posting_id": line.posting_id,
-            "code": line.code,
-            "ledger_code": line.ledger_code,
-            "amount": line.amount,
-            "payer_sequence": line.payer_sequence,
-            "balance_after": line.balance_after,
-            "posted_at": line.posted_at or _now(),
-        }
-        for line in lines
-    ]
-    if rows:
-        conn.execute(insert(ledger), rows)
+    _insert_ledger(
+        conn,
+        [
+            (
+                line.bill_id,
+                line.posting_id,
+                line.code,
+                line.ledger_code,
+                line.amount,
+                line.payer_sequence,
+                line.balance_after,
+                line.posted_at or _now(),
+            )
+            for line in lines
+        ],
+    )
 
 
 def load_ledger(conn: Connection, bill_ids: Iterable[str] | None = None) -> list[LedgerLine]:
@@ -276,22 +328,24 @@ def find_answers(conn: Connection, posting_ids: Iterable[str]) -> dict[str, byte
     return found
 
 
-def record_answers(conn: Connection, answers: Mapping[str, bytes]) -> None:
+_insert_answers = BulkInsert(posting_answers, ("posting_id", "bill_id", "answer_json"))
+
+
+def record_answers(
+    conn: Connection, answers: Mapping[str, bytes], bill_ids: Mapping[str, str] | None = None
+) -> None:
     """Remember the answer published for each posting id.
 
     A posting id recorded twice is an error (primary key): the caller answers duplicates
-    from `find_answers` instead of applying them again.
+    from `find_answers` instead of applying them again. `bill_ids` may give the bill id
+    each answer carries (by posting id), so the answer need not be parsed to find it.
     """
-    rows = [
-        {
-            "posting_id": posting_id,
-            "bill_id": _bill_id_of(answer),
-            "answer_json": answer.decode("utf-8"),
-        }
-        for posting_id, answer in answers.items()
-    ]
-    if rows:
-        conn.execute(insert(posting_answers), rows)
+    given = bill_ids or {}
+    rows = []
+    for posting_id, answer in answers.items():
+        bill_id = given[posting_id] if posting_id in given else _bill_id_of(answer)
+        rows.append((posting_id, bill_id, answer.decode("utf-8")))
+    _insert_answers(conn, rows)
 
 
 def _bill_id_of(answer: bytes) -> str:
@@ -307,38 +361,38 @@ def _bill_id_of(answer: bytes) -> str:
 # --- rows <-> domain --------------------------------------------------------------------------
 
 
-def _bill_row(bill: Bill, stamp: dt.datetime) -> dict[str, Any]:
-    return {
-        "bill_id": bill.bill_id,
-        "company_id": bill.company_id,
-        "claim_id": bill.claim_id,
-        "claim_date": bill.claim_date,
-        "billed_amount": bill.billed_amount,
-        "balance": bill.balance,
-        "late_fee_balance": bill.late_fee_balance,
-        "bad_debt": bill.bad_debt,
-        "current_payer": bill.current_payer,
-        "rejected": bill.rejected,
-        "on_hold": bill.on_hold,
-        "in_collections": bill.in_collections,
-        "killed": bill.killed,
-        "rebill_history": list(bill.rebill_history),
-        "updated_at": stamp,
-    }
+def _bill_row(bill: Bill, stamp: dt.datetime) -> tuple[Any, ...]:
+    return (
+        bill.bill_id,
+        bill.company_id,
+        bill.claim_id,
+        bill.claim_date,
+        bill.billed_amount,
+        bill.balance,
+        bill.late_fee_balance,
+        bill.bad_debt,
+        bill.current_payer,
+        bill.rejected,
+        bill.on_hold,
+        bill.in_collections,
+        bill.killed,
+        list(bill.rebill_history),
+        stamp,
+    )
 
 
-def _payer_row(bill_id: str, p: BillPayer) -> dict[str, Any]:
-    return {
-        "bill_id": bill_id,
-        "sequence": p.sequence,
-        "payer_id": p.payer_id,
-        "name": p.name,
-        "payer_type": p.payer_type,
-        "cash_balance": p.cash_balance,
-        "contractual_balance": p.contractual_balance,
-        "refunds": [format_money(r) for r in p.refunds],
-        "transaction_count": p.transaction_count,
-    }
+def _payer_row(bill_id: str, p: BillPayer) -> tuple[Any, ...]:
+    return (
+        bill_id,
+        p.sequence,
+        p.payer_id,
+        p.name,
+        p.payer_type,
+        p.cash_balance,
+        p.contractual_balance,
+        [format_money(r) for r in p.refunds],
+        p.transaction_count,
+    )
 
 
 def _bill_from_row(r: Any, payers: list[BillPayer]) -> Bill:
