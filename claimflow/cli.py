@@ -53,6 +53,9 @@ def worker(
     configure(settings.log_level, settings.log_format)
     create_all(make_engine(settings.database_url))
     faust_app = importlib.import_module(WORKERS[name]).build(settings)
+    from workers.common.app import tune_gc
+
+    tune_gc()
     faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

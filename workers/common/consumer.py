@@ -8,8 +8,9 @@ transaction, publish, wait for delivery) and only then commits the offsets after
 the same task. faust still runs the app: its producer, timers, signals and logging.
 
 Guarantees (tested in tests/faults):
-- at least once: offsets are committed only after the batch's answers are delivered; a
-  crash anywhere before that replays the batch, which the handlers recognise by key;
+- at least once: offsets are committed only after the batch's answers are delivered (the
+  commit itself overlaps the next batch); a crash anywhere before it replays the batch,
+  which the handlers recognise by key;
 - a graceful stop (SIGTERM) finishes the batch in hand and commits it before leaving the
   group, so the next owner starts exactly after it;
 - a rebalance waits for the batch in hand (the revoke callback takes the same lock), and
@@ -71,6 +72,7 @@ class BatchConsumer(Service):
         self._stopping = False
         self._idle = True
         self._loop_task: asyncio.Task[None] | None = None
+        self._commit_task: asyncio.Future[None] | None = None
 
     async def on_start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -101,6 +103,7 @@ class BatchConsumer(Service):
                 task.cancel()  # waiting in getmany: nothing in hand to finish
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.flush_commit()
         if self.consumer is not None:
             # Leaves the group at once, so the partitions move now, not after a session timeout.
             await self.consumer.stop()
@@ -136,7 +139,16 @@ class BatchConsumer(Service):
                 # Shielded: a cancellation (stop) must not cut a batch between its commit
                 # and its publish; the batch finishes, then the loop sees the stop flag.
                 await asyncio.shield(runner.process(by_topic[topic]))
-        await self._commit(consumer, offsets)
+        # The commit runs while the next batch is fetched and handled: it is the one round
+        # trip a batch need not wait for. One commit in flight at a time keeps them in order.
+        await self.flush_commit()
+        self._commit_task = asyncio.ensure_future(self._commit(consumer, offsets))
+
+    async def flush_commit(self) -> None:
+        """Wait for the last batch's offset commit (before a stop or a rebalance)."""
+        if self._commit_task is not None:
+            await asyncio.shield(self._commit_task)
+            self._commit_task = None
 
     async def _commit(
         self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]
@@ -173,7 +185,7 @@ class _WaitForBatch(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         async with self.owner._lock:
-            pass
+            await self.owner.flush_commit()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions_assigned", group=self.owner.group_id, partitions=len(assigned))
