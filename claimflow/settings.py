@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     home: Path = ROOT / "var"
     kafka_version: str = "4.1.1"
 
-    # Formatter runs: a run closes when it holds this many charges or after this many seconds.
+    # Formatter runs: a run is one batch, what the consumer has fetched, at most this many
+    # charges (it never waits to fill, so a quiet feed gets small runs and quick answers).
     run_max_charges: int = 500
-    run_max_seconds: float = 1.0
 
     # Reporting.
     report_host: str = "127.0.0.1"

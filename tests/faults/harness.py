@@ -158,8 +158,8 @@ class Cluster:
             self.db_url,
             # Small runs: more batch boundaries for a kill to fall between.
             CLAIMFLOW_RUN_MAX_CHARGES="50",
-            CLAIMFLOW_RUN_MAX_SECONDS="0.5",
-            # faust reads these from the environment. Production keeps faust's 60 s session:
+            # faust reads these from the environment and the workers' consumer takes them
+            # from faust's settings. Production keeps faust's 60 s session:
             # here a SIGKILLed member would stall its partitions for a minute per kill.
             BROKER_SESSION_TIMEOUT="8",
             BROKER_HEARTBEAT_INTERVAL="1",

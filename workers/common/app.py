@@ -87,7 +87,17 @@ def serve_batches(
     max_batch: int,
 ) -> BatchConsumer:
     """Run the batch loop over `routes` (topic -> runner) for as long as the app runs."""
-    service = BatchConsumer(settings, app.conf.id, routes, max_batch=max_batch)
+    conf = app.conf
+    # faust's settings (and their BROKER_* environment variables) stay the one place the
+    # group's timeouts are set, as they were when faust's own consumer read the topics.
+    timeouts = {
+        "session_timeout_ms": int(conf.broker_session_timeout * 1000),
+        "heartbeat_interval_ms": int(conf.broker_heartbeat_interval * 1000),
+        "rebalance_timeout_ms": int(conf.broker_rebalance_timeout * 1000),
+        "max_poll_interval_ms": int(conf.broker_max_poll_interval * 1000),
+        "request_timeout_ms": int(conf.broker_request_timeout * 1000),
+    }
+    service = BatchConsumer(settings, conf.id, routes, max_batch=max_batch, timeouts=timeouts)
 
     @app.task
     async def start_batches() -> None:

@@ -57,9 +57,11 @@ class BatchConsumer(Service):
         routes: Mapping[str, BatchRunner[Any]],
         *,
         max_batch: int,
+        timeouts: Mapping[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.timeouts = dict(timeouts or {})
         self.settings = settings
         self.group_id = group_id
         # Insertion order is processing order within one fetch (posting: claims first, so a
@@ -87,6 +89,7 @@ class BatchConsumer(Service):
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=2 * 1024 * 1024,
             fetch_max_wait_ms=100,
+            **self.timeouts,
             **client_kwargs(self.settings),
         )
         self.consumer.subscribe(list(self.routes), listener=_WaitForBatch(self))
