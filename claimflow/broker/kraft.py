@@ -161,8 +161,16 @@ def render_log4j2(server_log: Path) -> str:
 
 
 def new_cluster_id() -> str:
-    """A Kafka Uuid as the broker prints it: url-safe base64 of 16 random bytes, unpadded."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka Uuid as the broker prints it: url-safe base64 of 16 random bytes, unpadded.
+
+    Never one that starts with "-": the storage tool would read it as an option and fail
+    ("argument --cluster-id/-t: expected one argument"), one format in 64. Kafka's own
+    Uuid.randomUuid() draws again for the same reason.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def java_executable() -> str:
