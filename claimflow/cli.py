@@ -56,7 +56,14 @@ def worker(
     from workers.common.app import tune_gc
 
     tune_gc()
-    faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    from workers.common.consumer import EXIT_LOOP_FAILED, BatchConsumer
+
+    try:
+        faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    finally:
+        # faust's worker always exits 0; a failed consumer loop must not look like a clean stop.
+        if BatchConsumer.fatal is not None:
+            raise SystemExit(EXIT_LOOP_FAILED)
 
 
 @app.command()

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -45,10 +47,21 @@ log = get_logger("claimflow.consumer")
 
 #: How long an idle `getmany` waits before it looks at the stop flag again.
 IDLE_POLL_MS = 200
+FETCH_RETRY_SECONDS = 1.0
+#: Exit code of a worker whose consumer loop failed (EX_SOFTWARE): restart it.
+EXIT_LOOP_FAILED = 70
+
+
+def _terminate_self() -> None:
+    # SIGTERM runs faust's orderly shutdown (the producer flushes, the group is left).
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class BatchConsumer(Service):
     """Reads `routes`' topics as one consumer group and drives each topic's BatchRunner."""
+
+    #: Why the loop of this process died, if it did (`claimflow worker` exits non-zero).
+    fatal: ClassVar[BaseException | None] = None
 
     def __init__(
         self,
@@ -58,10 +71,12 @@ class BatchConsumer(Service):
         *,
         max_batch: int,
         timeouts: Mapping[str, int] | None = None,
+        on_fatal: Callable[[], None] = _terminate_self,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.timeouts = dict(timeouts or {})
+        self.on_fatal = on_fatal
         self.settings = settings
         self.group_id = group_id
         # Insertion order is processing order within one fetch (posting: claims first, so a
@@ -112,10 +127,28 @@ class BatchConsumer(Service):
             await self.consumer.stop()
 
     async def _run(self) -> None:
+        try:
+            await self._consume()
+        except Exception as exc:
+            # A dead loop in a live process would hold the partitions and do nothing (the
+            # group still sees heartbeats). Stop the worker instead, with an exit code a
+            # supervisor restarts on; the batch in hand was not committed, so it replays.
+            BatchConsumer.fatal = exc
+            log.error("consumer_loop_failed", group=self.group_id, error=type(exc).__name__)
+            self.on_fatal()
+
+    async def _consume(self) -> None:
         consumer = self.consumer
         assert consumer is not None
         while not self._stopping:
-            fetched = await consumer.getmany(timeout_ms=IDLE_POLL_MS, max_records=self.max_batch)
+            try:
+                fetched = await consumer.getmany(timeout_ms=IDLE_POLL_MS, max_records=self.max_batch)
+            except KafkaError as exc:
+                # aiokafka retries broker outages itself; what reaches here is worth a line
+                # and a pause, not the end of the worker.
+                log.error("fetch_failed", group=self.group_id, error=type(exc).__name__)
+                await asyncio.sleep(FETCH_RETRY_SECONDS)
+                continue
             if not fetched:
                 continue
             self._idle = False
