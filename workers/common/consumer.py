@@ -225,6 +225,18 @@ class _WaitForBatch(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions_assigned", group=self.owner.group_id, partitions=len(assigned))
+        consumer = self.owner.consumer
+        if consumer is None:
+            return
+        # Where the group stands on the new partitions, so the progress line's lag is right
+        # before this consumer's first commit (not the whole log of a restarted worker).
+        for tp in assigned:
+            try:
+                offset = await consumer.committed(tp)
+            except KafkaError:
+                continue
+            if offset is not None:
+                self.owner.committed[tp] = offset
 
 
 def _received(record: Any) -> Received:
