@@ -159,8 +159,8 @@ class Cluster:
             # Small runs: more batch boundaries for a kill to fall between.
             CLAIMFLOW_RUN_MAX_CHARGES="50",
             # faust reads these from the environment and the workers' consumer takes them
-            # from faust's settings. Production keeps faust's 60 s session:
-            # here a SIGKILLed member would stall its partitions for a minute per kill.
+            # from faust's settings. Production's session is 10 s; shorter here, because
+            # every kill in a round waits for the dead member's session to expire.
             BROKER_SESSION_TIMEOUT="8",
             BROKER_HEARTBEAT_INTERVAL="1",
             BROKER_REBALANCE_TIMEOUT="20",

@@ -66,6 +66,11 @@ def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
         "producer_linger": 0.0,
         "producer_max_batch_size": 256 * 1024,
         "producer_acks": -1,
+        # A SIGKILLed worker's partitions move to another member after this long (faust's
+        # default is 60 s). Heartbeats come from the event loop, which a batch never blocks
+        # (the handler runs in a thread), so a short session is safe. BROKER_SESSION_TIMEOUT
+        # in the environment still overrides it.
+        "broker_session_timeout": 10.0,
         "table_cleanup_interval": 3600.0,
     }
     options.update(overrides)
