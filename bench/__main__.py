@@ -155,6 +155,16 @@ def run(mode: Mode) -> dict[str, Any]:
                 "posting_postgres",
                 lambda: _run(lambda: workers.posting(env, mode.posting_postgres, "postgresql")),
             )
+            if mode.name != "quick":
+                # Scale-out, reported beside the targets (which are per process): two posting
+                # workers in one group on PostgreSQL, where writers do not take turns.
+                results["workers"]["posting_postgres_2_processes"] = _section(
+                    results,
+                    "posting_postgres_2_processes",
+                    lambda: _run(
+                        lambda: workers.posting(env, mode.posting_postgres, "postgresql", processes=2)
+                    ),
+                )
         else:
             skipped = {"skipped": f"posting worker not available: {missing}"}
             results["workers"]["posting_sqlite"] = skipped

@@ -176,7 +176,7 @@ class GroupWatch:
     async def __aexit__(self, *exc: object) -> None:
         await self.admin.close()
 
-    async def stable(self) -> bool:
+    async def stable(self, members: int = 1) -> bool:
         try:
             responses = await self.admin.describe_consumer_groups([self.group])
         except Exception:
@@ -184,7 +184,7 @@ class GroupWatch:
         for response in responses:
             for group in response.groups:
                 # (error_code, group_id, state, protocol_type, protocol, members, ...)
-                if group[1] == self.group and group[2] == "Stable" and group[5]:
+                if group[1] == self.group and group[2] == "Stable" and len(group[5]) >= members:
                     return True
         return False
 
@@ -195,11 +195,11 @@ class GroupWatch:
             return 0
         return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == self.topic)
 
-    async def wait_stable(self, timeout: float, proc: WorkerProcess | None = None) -> float:
+    async def wait_stable(self, timeout: float, proc: WorkerProcess | None = None, members: int = 1) -> float:
         """Wall-clock time (time.time) at which the group first had its partitions."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if await self.stable():
+            if await self.stable(members):
                 return time.time()
             if proc is not None and not proc.alive():
                 raise RuntimeError(f"worker exited before consuming; see {proc.log_path}")

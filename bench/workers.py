@@ -30,16 +30,23 @@ async def _measure(
     n: int,
     label: str,
     timeout: float,
+    processes: int = 1,
 ) -> dict[str, Any]:
-    proc = start_worker(env, worker, prefix, database_url, label)
+    procs = [
+        start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}")
+        for i in range(processes)
+    ]
+    proc = procs[0]
     series = RssSeries()
     try:
         async with GroupWatch(env.bootstrap, f"{prefix}claimflow-{worker}", prefix + input_topic) as watch:
-            started = await watch.wait_stable(timeout=120, proc=proc)
+            # Every member in the group before the clock starts: a late joiner's rebalance
+            # would be measured as the first member's work.
+            started = await watch.wait_stable(timeout=120, proc=proc, members=processes)
             deadline = time.monotonic() + timeout
             done = 0
             while done < n:
-                if not proc.alive():
+                if not all(p.alive() for p in procs):
                     raise RuntimeError(f"{worker} exited mid-run; see {proc.log_path}")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{worker} did {done}/{n} in {timeout:.0f}s; see {proc.log_path}")
@@ -47,7 +54,8 @@ async def _measure(
                 done = await watch.committed()
                 series.add(time.time() - started, done, proc.rss_kb())
     finally:
-        await asyncio.to_thread(proc.stop)
+        for p in procs:
+            await asyncio.to_thread(p.stop)
     span = await output_span(env.bootstrap, [prefix + t for t in outputs])
     if span.last_ms is None:
         raise RuntimeError(f"{worker} published nothing; see {proc.log_path}")
@@ -59,6 +67,8 @@ async def _measure(
         "msg_per_s": round(n / seconds, 1),
         "first_output_after_s": round((span.first_ms or span.last_ms) / 1000 - started, 3),
         "database": database_url.split(":", 1)[0],
+        "processes": processes,
+        # With several processes, the memory figures are the first process's.
         "memory": series.summary(n),
         "log": str(proc.log_path),
     }
@@ -82,9 +92,14 @@ async def formatter(env: BenchEnv, n: int, timeout: float = 3600) -> dict[str, A
     )
 
 
-async def posting(env: BenchEnv, n: int, database: str, timeout: float = 3600) -> dict[str, Any]:
-    """Postings in, posting results out, every posting committed; bills opened beforehand."""
-    prefix = env.prefix(f"pst{database[:2]}")
+async def posting(
+    env: BenchEnv, n: int, database: str, timeout: float = 3600, processes: int = 1
+) -> dict[str, Any]:
+    """Postings in, posting results out, every posting committed; bills opened beforehand.
+
+    `processes` > 1 runs that many posting workers in one consumer group (scale-out).
+    """
+    prefix = env.prefix(f"pst{database[:2]}{processes}")
     _create_topics(env, prefix)
     url = env.sqlite_url("posting") if database == "sqlite" else env.postgres_url("posting")
     seeded = await asyncio.to_thread(data.seed_bills, url, data.cycles_for(n))
@@ -99,6 +114,7 @@ async def posting(env: BenchEnv, n: int, database: str, timeout: float = 3600) -
         n,
         f"posting-{database}",
         timeout,
+        processes,
     )
     result["bills_seeded"] = seeded
     return result
