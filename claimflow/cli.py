@@ -59,7 +59,11 @@ def worker(
     from workers.common.consumer import EXIT_LOOP_FAILED, BatchConsumer
 
     try:
-        faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+        # redirect_stdouts=False: mode would otherwise re-log every line our structlog prints
+        # as a WARNING with its own prefix, which mislabels levels and breaks JSON logs.
+        faust.Worker(
+            faust_app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
+        ).execute_from_commandline()
     finally:
         # faust's worker always exits 0; a failed consumer loop must not look like a clean stop.
         if BatchConsumer.fatal is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections import Counter
 from decimal import Decimal
@@ -168,3 +169,24 @@ async def test_killing_the_formatter_mid_stream_loses_and_doubles_nothing(
             claim_of.setdefault(line.charge_id, set()).add(c.claim_id)
     assert all(len(ids) == 1 for ids in claim_of.values()), "a charge was claimed twice"
     assert not set(claim_of) & {f.charge_id for f in failures}
+
+
+def test_worker_json_logs_are_one_object_per_line_at_their_own_level(
+    kafka_bootstrap: str, prefix: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    # faust's worker used to re-log our stdout as WARNING lines with its own prefix,
+    # which broke JSON logs for whatever ships them.
+    create_all(make_engine(sqlite_url))
+    env = worker_env(kafka_bootstrap, prefix, sqlite_url, CLAIMFLOW_LOG_FORMAT="json")
+    worker = WorkerProcess("formatter", env, tmp_path / "formatter-json.log").start()
+    try:
+        deadline = time.monotonic() + 90
+        while "partitions_assigned" not in worker.log_text():
+            assert time.monotonic() < deadline, worker.log_text()[-2000:]
+            assert worker.proc is not None and worker.proc.poll() is None, worker.log_text()[-2000:]
+            time.sleep(0.2)
+    finally:
+        worker.stop(timeout=30)
+    line = next(x for x in worker.log_text().splitlines() if "partitions_assigned" in x)
+    event = orjson.loads(line)
+    assert (event["event"], event["level"]) == ("partitions_assigned", "info")
