@@ -16,6 +16,7 @@ from claimflow.sample.examples import example_messages
 from contracts import MESSAGES, Charge, DeadLetter, Posting, PostingApplied, PostingRejected
 from contracts.codec import MAX_MESSAGE_BYTES, DecodeError, decode, encode
 from contracts.export import DOC_PATH, ROOT, SCHEMA_DIR, drift, generated_files, schema_for
+from tests.json_mutations import json_paths, json_values, mutate
 
 REFRESH = "run `python -m contracts.export` to refresh"
 EXAMPLES = example_messages()
@@ -269,24 +270,6 @@ def test_fuzz_text(text: str) -> None:
     _only_decode_errors(text.encode("utf-8", "surrogatepass"))
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12,
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(sorted(EXAMPLES)),
@@ -302,12 +285,6 @@ def test_fuzz_mutated_messages(name: str, data: st.DataObject, replacement: Any,
         _only_decode_errors(raw)
         return
     doc = json.loads(raw)
-    path = data.draw(st.sampled_from(_paths(doc)[1:]))
-    parent = doc
-    for step in path[:-1]:
-        parent = parent[step]
-    if action == "delete":
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = replacement
+    path = data.draw(st.sampled_from(json_paths(doc)[1:]))
+    mutate(doc, path, action == "delete", replacement)
     _only_decode_errors(json.dumps(doc, allow_nan=True).encode())

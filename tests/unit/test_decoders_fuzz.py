@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from claimflow.sample.examples import example_messages
 from contracts.codec import DecodeError, decode, encode
+from tests.json_mutations import json_paths, json_values, mutate
 
 #: decoder (a worker's batch handler) -> where it lives. The posting worker has two agents:
 #: claims open bills, postings change them.
@@ -45,11 +46,6 @@ def worker_models() -> dict[str, tuple[type[BaseModel], ...]]:
 
 MODELS = worker_models()
 EXAMPLES = example_messages()
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
-)
 
 
 def only_decode_errors(raw: bytes, models: tuple[type[BaseModel], ...]) -> None:
@@ -80,27 +76,9 @@ def test_mutated_own_messages(worker: str, data: st.DataObject, replacement: Any
         only_decode_errors(raw[: data.draw(st.integers(0, len(raw) - 1))], models)
         return
     doc = json.loads(raw)
-    paths = _paths(doc)[1:]
-    path = data.draw(st.sampled_from(paths))
-    parent = doc
-    for step in path[:-1]:
-        parent = parent[step]
-    if action == "delete":
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = replacement
+    path = data.draw(st.sampled_from(json_paths(doc)[1:]))
+    mutate(doc, path, action == "delete", replacement)
     only_decode_errors(json.dumps(doc, allow_nan=True).encode(), models)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
 
 
 def test_fault_corpus_kinds_without_a_broker() -> None:
