@@ -64,6 +64,9 @@ class WorkerProcess:
                 self.proc.wait(30)
         return self.proc.returncode if self.proc else None
 
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -444,6 +444,16 @@ def conclude(
     return verdict
 
 
+def stored_ids(db_url: str, column: Any) -> set[str]:
+    """Every value of one id column, read straight from the database a worker wrote."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {str(v) for v in conn.execute(select(column)).scalars()}
+    finally:
+        engine.dispose()
+
+
 def describe(processes: Iterable[WorkerProcess], tail: int = 40) -> str:
     """The end of each worker's log, for a failing assertion's message."""
     parts = []
@@ -869,7 +879,7 @@ async def feed_and_break(
             await produce(c.bootstrap, c.topic(topic), part)
             crasher = c.start(target, CLAIMFLOW_FAULT_CRASH_AFTER_COMMIT="1")
             await wait_for(
-                lambda p=crasher: p.proc is not None and p.proc.poll() is not None,  # type: ignore[misc]
+                crasher.exited,
                 90,
                 f"the {target} to crash after its first commit",
             )

@@ -26,6 +26,7 @@ from tests.faults.harness import (
     read_outcome,
     samples,
     scale,
+    stored_ids,
     stream,
     timeout,
     wait_for,
@@ -118,7 +119,7 @@ async def test_crash_between_commit_and_publish(
     for _ in range(sc.crashes_after_commit):
         n = rng.randint(1, 3)
         worker = c.start("formatter", CLAIMFLOW_FAULT_CRASH_AFTER_COMMIT=str(n))
-        await wait_for(lambda w=worker: w.proc is not None and w.proc.poll() is not None, 120, "the crash")  # type: ignore[misc]
+        await wait_for(worker.exited, 120, "the crash")
         assert worker.proc is not None and worker.proc.returncode == 86, describe([worker])
         c.kills += 1
         # The window was really hit: committed claims that no one has published yet.
@@ -145,10 +146,4 @@ async def test_crash_between_commit_and_publish(
 
 
 def committed_unpublished(db_url: str, outcome: Outcome) -> int:
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            ids = set(conn.execute(select(tables.claims.c.claim_id)).scalars())
-    finally:
-        engine.dispose()
-    return len(ids - set(outcome.raw_claims))
+    return len(stored_ids(db_url, tables.claims.c.claim_id) - set(outcome.raw_claims))

@@ -27,11 +27,13 @@ from tests.faults.harness import (
     read_outcome,
     samples,
     scale,
+    stored_ids,
     timeout,
     wait_for,
 )
 from tests.faults.test_kill_restart import handled, progress_after
 from tests.pipeline import produce
+from workers.formatter import tables
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.timeout(timeout())]
 
@@ -197,7 +199,7 @@ async def test_sigterm_finishes_the_batch_and_exits_cleanly(
     # What it committed before stopping was published: the checks on a partial stream.
     stopped_at = handled(sqlite_database)
     partial = await read_outcome(kafka_bootstrap, topic_prefix, lambda o: True, timeout=30, settle=3)
-    done_ids = {s.charge.charge_id for s in items} & _db_ids(sqlite_database)
+    done_ids = {s.charge.charge_id for s in items} & stored_ids(sqlite_database, tables.charges.c.charge_id)
     assert done_ids <= partial.answered(), "committed before SIGTERM but never published"
     c.start("formatter")
     outcome = await read_answered(kafka_bootstrap, topic_prefix, items, timeout=180)
@@ -217,16 +219,3 @@ async def test_sigterm_finishes_the_batch_and_exits_cleanly(
     assert verdict.republished == 0, f"{verdict.republished} answers published twice after a clean stop"
     assert not verdict.problems, f"seed {seed}: {verdict.problems}\n{describe(c.processes)}"
     await wait_for(lambda: not c.live(), 30, "the workers to stop")
-
-
-def _db_ids(db_url: str) -> set[str]:
-    from sqlalchemy import select
-
-    from workers.formatter import tables
-
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return set(conn.execute(select(tables.charges.c.charge_id)).scalars())
-    finally:
-        engine.dispose()

@@ -36,6 +36,7 @@ from tests.faults.harness import (
     record_figures,
     samples,
     scale,
+    stored_ids,
     stream,
     timeout,
     wait_for,
@@ -95,22 +96,8 @@ async def final_records(c: Cluster, postings: list[SamplePosting], wait: float) 
     )
 
 
-def exited(process: WorkerProcess) -> bool:
-    return process.proc is not None and process.proc.poll() is not None
-
-
 def committed_unpublished(db_url: str, records: list[Record]) -> int:
-    from sqlalchemy import select
-
-    from claimflow.db import make_engine
-
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            recorded = set(conn.execute(select(ps.posting_answers.c.posting_id)).scalars())
-    finally:
-        engine.dispose()
-    return len(recorded - answered_ids(records))
+    return len(stored_ids(db_url, ps.posting_answers.c.posting_id) - answered_ids(records))
 
 
 async def test_posting_sigkill_and_crash_after_commit(

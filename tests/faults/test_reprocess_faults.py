@@ -42,9 +42,10 @@ from tests.faults.harness import (
     read_topics,
     record_figures,
     scale,
+    stored_ids,
     timeout,
 )
-from tests.pipeline import Record, WorkerProcess, produce
+from tests.pipeline import Record, produce
 from workers.reprocess import storage as rs
 from workers.reprocess.corrections import PROTECTED
 
@@ -130,21 +131,8 @@ def settled(records: list[Record], asked: set[str]) -> bool:
     return replayed_versions(records) <= answered
 
 
-def exited(process: WorkerProcess) -> bool:
-    return process.proc is not None and process.proc.poll() is not None
-
-
 def committed_unpublished(db_url: str, records: list[Record]) -> int:
-    from sqlalchemy import select
-
-    from claimflow.db import make_engine
-
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            stored = set(conn.execute(select(rs.requests.c.request_id)).scalars())
-    finally:
-        engine.dispose()
+    stored = stored_ids(db_url, rs.requests.c.request_id)
     published = {str(orjson.loads(r.value)["request_id"]) for r in records if r.value is not None}
     return len(stored - published)
 

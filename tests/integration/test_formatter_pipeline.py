@@ -183,7 +183,7 @@ def test_worker_json_logs_are_one_object_per_line_at_their_own_level(
         deadline = time.monotonic() + 90
         while "partitions_assigned" not in worker.log_text():
             assert time.monotonic() < deadline, worker.log_text()[-2000:]
-            assert worker.proc is not None and worker.proc.poll() is None, worker.log_text()[-2000:]
+            assert not worker.exited(), worker.log_text()[-2000:]
             time.sleep(0.2)
     finally:
         worker.stop(timeout=30)
