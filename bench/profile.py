@@ -36,43 +36,39 @@ def _batches(messages: list[tuple[bytes, bytes]], size: int) -> list[list[tuple[
     return [messages[i : i + size] for i in range(0, len(messages), size)]
 
 
+def _step(
+    engine: Any, handler: Any, batches: list[list[tuple[bytes, bytes]]], topic: str, model: type[Any]
+) -> Callable[[], int]:
+    from claimflow.db import unit_of_work
+
+    def step() -> int:
+        for raw in batches:
+            items = _incoming(raw, topic, model)
+            with unit_of_work(engine) as conn:
+                handler.handle(conn, items)
+        return sum(len(b) for b in batches)
+
+    return step
+
+
 def formatter_step(database_url: str, n: int, batch: int = 500) -> Callable[[], int]:
-    from claimflow.db import create_all, make_engine, unit_of_work
+    from claimflow.db import create_all, make_engine
     from workers.formatter.handler import FormatterHandler
     from workers.formatter.rules import RuleBook
 
     engine = make_engine(database_url)
     create_all(engine)
-    handler = FormatterHandler(RuleBook.default())
     batches = _batches(list(data.charge_messages(n)), batch)
-
-    def step() -> int:
-        for raw in batches:
-            items = _incoming(raw, "billing.charges", Charge)
-            with unit_of_work(engine) as conn:
-                handler.handle(conn, items)
-        return n
-
-    return step
+    return _step(engine, FormatterHandler(RuleBook.default()), batches, "billing.charges", Charge)
 
 
 def posting_step(database_url: str, n: int, batch: int = 500) -> Callable[[], int]:
-    from claimflow.db import make_engine, unit_of_work
+    from claimflow.db import make_engine
     from workers.posting.handler import PostingHandler
 
     data.seed_bills(database_url, data.cycles_for(n))
-    engine = make_engine(database_url)
-    handler = PostingHandler()
     batches = _batches(list(data.posting_messages(n)), batch)
-
-    def step() -> int:
-        for raw in batches:
-            items = _incoming(raw, "billing.postings", Posting)
-            with unit_of_work(engine) as conn:
-                handler.handle(conn, items)
-        return n
-
-    return step
+    return _step(make_engine(database_url), PostingHandler(), batches, "billing.postings", Posting)
 
 
 def main(argv: list[str] | None = None) -> int:
