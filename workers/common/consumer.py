@@ -180,6 +180,11 @@ class BatchConsumer(Service):
         await self.flush_commit()
         self._commit_task = asyncio.ensure_future(self._commit(consumer, offsets))
 
+    async def finish_batch_in_hand(self) -> None:
+        """Wait until the batch being handled (if any) is done and its offsets committed."""
+        async with self._lock:
+            await self.flush_commit()
+
     async def flush_commit(self) -> None:
         """Wait for the last batch's offset commit (before a stop or a rebalance)."""
         if self._commit_task is not None:
@@ -220,8 +225,7 @@ class _WaitForBatch(ConsumerRebalanceListener):
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        async with self.owner._lock:
-            await self.owner.flush_commit()
+        await self.owner.finish_batch_in_hand()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions_assigned", group=self.owner.group_id, partitions=len(assigned))
