@@ -8,7 +8,9 @@ Guarantees (workers.common.consumer commits a batch's offsets only after `proces
   which is dead-lettered with kind "internal" while the rest of the batch goes through.
 - Answers are published only after the database commit, and the batch is acked only after
   they are delivered. A crash in between replays the batch; the handler recognises what it
-  already did by business keys and answers the same again.
+  already did by business keys and answers the same again. `prepare` (decode, commit) and
+  `deliver` (publish) are separate so the consumer can deliver one batch while it prepares
+  the next; it still publishes batches in order.
 - SIGTERM lets the batch in hand finish (commit, publish) before the worker stops.
 """
 
@@ -77,6 +79,15 @@ class Stats:
         }
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch whose work is committed and whose answers are not yet delivered."""
+
+    received: int
+    out: list[Outgoing]
+    started: float
+
+
 class BatchRunner(Generic[M]):
     def __init__(
         self,
@@ -99,6 +110,15 @@ class BatchRunner(Generic[M]):
         self._commits = 0  # batches committed, for the test-only crash hook
 
     async def process(self, batch: Sequence[Received]) -> None:
+        """Handle one batch start to finish: prepare it, then deliver its answers."""
+        await self.deliver(await self.prepare(batch))
+
+    async def prepare(self, batch: Sequence[Received]) -> Prepared:
+        """Decode the batch and commit its work to the database; nothing is published yet.
+
+        The consumer delivers the previous batch's answers meanwhile, and delivers these
+        only after those: answers leave in the order their batches were read.
+        """
         started = time.perf_counter()
         good: list[Incoming[M]] = []
         out: list[Outgoing] = []
@@ -112,10 +132,14 @@ class BatchRunner(Generic[M]):
             self._commits += 1
             if self._commits == _CRASH_AFTER_COMMIT:
                 os._exit(86)  # test-only, see _CRASH_AFTER_COMMIT
-        await self._publish(out)
-        self.stats.received += len(batch)
+        return Prepared(len(batch), out, started)
+
+    async def deliver(self, prepared: Prepared) -> None:
+        """Publish a prepared batch's answers and wait until the broker has every one."""
+        await self._publish(prepared.out)
+        self.stats.received += prepared.received
         self.stats.batches += 1
-        self.stats.last_batch_ms = (time.perf_counter() - started) * 1000
+        self.stats.last_batch_ms = (time.perf_counter() - prepared.started) * 1000
 
     def _dead(self, received: Received, kind: Any, error: str) -> Outgoing:
         self.stats.dead_lettered += 1

@@ -4,16 +4,25 @@ faust's per-event machinery (one Event, one ack, one stream step per message) co
 than the work itself (docs/PERFORMANCE.md), and its offset commits run on their own timer,
 so a graceful stop could commit before the batch in hand was acked, or not at all. This
 loop reads whole fetches, hands each topic's records to its BatchRunner (decode, one
-transaction, publish, wait for delivery) and only then commits the offsets after them, in
-the same task. faust still runs the app: its producer, timers, signals and logging.
+transaction, publish, wait for delivery) and only then commits the offsets after them.
+faust still runs the app: its producer, timers, signals and logging.
+
+A batch is settled (its answers delivered, then its offsets committed) while the next one
+is prepared (decoded and committed to the database): the broker's round trips overlap the
+next transaction instead of adding to it. Settling is strictly one batch after another, so
+answers leave in the order their batches were read and offsets are committed in order; at
+most one batch is prepared and not yet settled.
 
 Guarantees (tested in tests/faults):
-- at least once: offsets are committed only after the batch's answers are delivered (the
-  commit itself overlaps the next batch); a crash anywhere before it replays the batch,
-  which the handlers recognise by key;
-- a graceful stop (SIGTERM) finishes the batch in hand and commits it before leaving the
-  group, so the next owner starts exactly after it;
-- a rebalance waits for the batch in hand (the revoke callback takes the same lock), and
+- at least once: offsets are committed only after the batch's answers are delivered; a
+  crash anywhere before it replays the batch (and the one prepared behind it), which the
+  handlers recognise by key and answer from what they stored;
+- in order: a batch's answers are published only after the previous batch's are
+  delivered, so a publish retried during an outage never lets a later answer overtake;
+- a graceful stop (SIGTERM) finishes the batch in hand, settles it and commits it before
+  leaving the group, so the next owner starts exactly after it;
+- a rebalance waits for the batch in hand to be settled (the revoke callback takes the
+  same lock), and
   records of partitions this consumer lost meanwhile are not handled: their new owner
   reads them from the last commit.
 
@@ -40,7 +49,7 @@ from mode import Service
 from claimflow.broker.admin import client_kwargs
 from claimflow.logs import get_logger
 from claimflow.settings import Settings
-from workers.common.batch import BatchRunner
+from workers.common.batch import BatchRunner, Prepared
 from workers.common.messages import Received
 
 log = get_logger("claimflow.consumer")
@@ -88,8 +97,9 @@ class BatchConsumer(Service):
         self._lock = asyncio.Lock()
         self._stopping = False
         self._idle = True
+        self._failed = False
         self._loop_task: asyncio.Task[None] | None = None
-        self._commit_task: asyncio.Future[None] | None = None
+        self._settling: asyncio.Future[None] | None = None
 
     async def on_start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -121,7 +131,7 @@ class BatchConsumer(Service):
                 task.cancel()  # waiting in getmany: nothing in hand to finish
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.flush_commit()
+        await self.settle()
         if self.consumer is not None:
             # Leaves the group at once, so the partitions move now, not after a session timeout.
             await self.consumer.stop()
@@ -130,12 +140,18 @@ class BatchConsumer(Service):
         try:
             await self._consume()
         except Exception as exc:
-            # A dead loop in a live process would hold the partitions and do nothing (the
-            # group still sees heartbeats). Stop the worker instead, with an exit code a
-            # supervisor restarts on; the batch in hand was not committed, so it replays.
-            BatchConsumer.fatal = exc
-            log.error("consumer_loop_failed", group=self.group_id, error=type(exc).__name__)
-            self.on_fatal()
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        # A dead loop in a live process would hold the partitions and do nothing (the
+        # group still sees heartbeats). Stop the worker instead, with an exit code a
+        # supervisor restarts on; the batch in hand was not committed, so it replays.
+        if self._failed:
+            return
+        self._failed = True
+        BatchConsumer.fatal = exc
+        log.error("consumer_loop_failed", group=self.group_id, error=type(exc).__name__)
+        self.on_fatal()
 
     async def _consume(self) -> None:
         consumer = self.consumer
@@ -170,26 +186,47 @@ class BatchConsumer(Service):
                 continue
             by_topic[tp.topic].extend(_received(r) for r in records)
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
+        prepared: list[tuple[BatchRunner[Any], Prepared]] = []
         for topic, runner in self.routes.items():
             if by_topic.get(topic):
-                # Shielded: a cancellation (stop) must not cut a batch between its commit
-                # and its publish; the batch finishes, then the loop sees the stop flag.
-                await asyncio.shield(runner.process(by_topic[topic]))
-        # The commit runs while the next batch is fetched and handled: it is the one round
-        # trip a batch need not wait for. One commit in flight at a time keeps them in order.
-        await self.flush_commit()
-        self._commit_task = asyncio.ensure_future(self._commit(consumer, offsets))
+                # Shielded: a cancellation must not cut a transaction short; the batch is
+                # then settled by whoever calls settle() (the stop, the rebalance).
+                prepared.append((runner, await asyncio.shield(runner.prepare(by_topic[topic]))))
+        # The previous batch's answers go out first, then these, in a task of their own so
+        # that their delivery and commit overlap the next batch's transaction.
+        await self.settle()
+        self._settling = asyncio.ensure_future(self._settle(consumer, prepared, offsets))
+        self._settling.add_done_callback(self._settled)
 
     async def finish_batch_in_hand(self) -> None:
-        """Wait until the batch being handled (if any) is done and its offsets committed."""
+        """Wait until the batch being handled (if any) is done, delivered and committed."""
         async with self._lock:
-            await self.flush_commit()
+            await self.settle()
 
-    async def flush_commit(self) -> None:
-        """Wait for the last batch's offset commit (before a stop or a rebalance)."""
-        if self._commit_task is not None:
-            await asyncio.shield(self._commit_task)
-            self._commit_task = None
+    async def settle(self) -> None:
+        """Wait until the last prepared batch is delivered and its offsets are committed.
+
+        Raises what settling raised; the loop then dies without committing anything later.
+        """
+        task, self._settling = self._settling, None
+        if task is not None:
+            await asyncio.shield(task)
+
+    def _settled(self, task: asyncio.Future[None]) -> None:
+        # Publishing retries until it succeeds and commit errors are caught, so a failure
+        # here is a bug: stop the worker now rather than when the next batch would notice.
+        if not task.cancelled() and task.exception() is not None:
+            self._fail(task.exception())  # type: ignore[arg-type]
+
+    async def _settle(
+        self,
+        consumer: AIOKafkaConsumer,
+        prepared: list[tuple[BatchRunner[Any], Prepared]],
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+    ) -> None:
+        for runner, batch in prepared:
+            await runner.deliver(batch)
+        await self._commit(consumer, offsets)
 
     async def _commit(
         self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]
