@@ -9,9 +9,10 @@ faust still runs the app: its producer, timers, signals and logging.
 
 A batch is settled (its answers delivered, then its offsets committed) while the next one
 is prepared (decoded and committed to the database): the broker's round trips overlap the
-next transaction instead of adding to it. Settling is strictly one batch after another, so
-answers leave in the order their batches were read and offsets are committed in order; at
-most one batch is prepared and not yet settled.
+next transaction instead of adding to it. Deliveries are strictly one batch after another,
+so answers leave in the order their batches were read; commits too, each after its own
+batch's delivery, but no answer waits for a commit. At most one batch is prepared and not
+yet delivered.
 
 Guarantees (tested in tests/faults):
 - at least once: offsets are committed only after the batch's answers are delivered; a
@@ -99,6 +100,7 @@ class BatchConsumer(Service):
         self._idle = True
         self._failed = False
         self._loop_task: asyncio.Task[None] | None = None
+        self._delivering: asyncio.Future[None] | None = None
         self._settling: asyncio.Future[None] | None = None
 
     async def on_start(self) -> None:
@@ -131,7 +133,9 @@ class BatchConsumer(Service):
                 task.cancel()  # waiting in getmany: nothing in hand to finish
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.settle()
+        # A failed settle was reported by _fail; its offsets and all later stay uncommitted.
+        with contextlib.suppress(Exception):
+            await self.settle()
         if self.consumer is not None:
             # Leaves the group at once, so the partitions move now, not after a session timeout.
             await self.consumer.stop()
@@ -149,6 +153,7 @@ class BatchConsumer(Service):
         if self._failed:
             return
         self._failed = True
+        self._stopping = True  # read nothing more; what follows the failure stays uncommitted
         BatchConsumer.fatal = exc
         log.error("consumer_loop_failed", group=self.group_id, error=type(exc).__name__)
         self.on_fatal()
@@ -193,9 +198,14 @@ class BatchConsumer(Service):
                 # then settled by whoever calls settle() (the stop, the rebalance).
                 prepared.append((runner, await asyncio.shield(runner.prepare(by_topic[topic]))))
         # The previous batch's answers go out first, then these, in a task of their own so
-        # that their delivery and commit overlap the next batch's transaction.
-        await self.settle()
-        self._settling = asyncio.ensure_future(self._settle(consumer, prepared, offsets))
+        # that their delivery overlaps the next batch's transaction. The offset commit
+        # follows the delivery and the previous commit, but nothing waits for it but the
+        # next commit: it is not on the way of any answer.
+        await self._delivered()
+        delivering = asyncio.ensure_future(self._deliver(prepared))
+        self._delivering = delivering
+        committing = self._commit_after(delivering, self._settling, consumer, offsets)
+        self._settling = asyncio.ensure_future(committing)
         self._settling.add_done_callback(self._settled)
 
     async def finish_batch_in_hand(self) -> None:
@@ -209,6 +219,13 @@ class BatchConsumer(Service):
         Raises what settling raised; the loop then dies without committing anything later.
         """
         task, self._settling = self._settling, None
+        self._delivering = None  # settled implies delivered
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def _delivered(self) -> None:
+        """Wait until the last prepared batch's answers are delivered (raises what that raised)."""
+        task, self._delivering = self._delivering, None
         if task is not None:
             await asyncio.shield(task)
 
@@ -218,14 +235,22 @@ class BatchConsumer(Service):
         if not task.cancelled() and task.exception() is not None:
             self._fail(task.exception())  # type: ignore[arg-type]
 
-    async def _settle(
-        self,
-        consumer: AIOKafkaConsumer,
-        prepared: list[tuple[BatchRunner[Any], Prepared]],
-        offsets: dict[TopicPartition, OffsetAndMetadata],
-    ) -> None:
+    @staticmethod
+    async def _deliver(prepared: list[tuple[BatchRunner[Any], Prepared]]) -> None:
         for runner, batch in prepared:
             await runner.deliver(batch)
+
+    async def _commit_after(
+        self,
+        delivering: asyncio.Future[None],
+        previous: asyncio.Future[None] | None,
+        consumer: AIOKafkaConsumer,
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+    ) -> None:
+        # Either one failing raises here, and these offsets (and all later) stay uncommitted.
+        await delivering
+        if previous is not None:
+            await previous
         await self._commit(consumer, offsets)
 
     async def _commit(

@@ -105,6 +105,7 @@ class _Broker:
         self.offset = 0
         self.commits: list[int] = []
         self.fail_commit: BaseException | None = None
+        self.commit_delay = 0.0
 
     def assignment(self) -> set[TopicPartition]:
         return {self.tp}
@@ -124,6 +125,7 @@ class _Broker:
     async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
         if self.fail_commit is not None:
             raise self.fail_commit
+        await asyncio.sleep(self.commit_delay)
         self.commits.append(offsets[self.tp].offset)
 
 
@@ -207,3 +209,17 @@ async def test_a_failure_while_settling_stops_the_worker_and_commits_nothing_lat
     assert broker.commits == []
     # The loop stopped at the failure: the third batch was never read.
     assert broker.batches == [[3]]
+
+
+async def test_answers_do_not_wait_for_the_previous_offset_commit() -> None:
+    broker = _Broker([[1], [2]])
+    broker.commit_delay = 0.5
+    publish = _SlowBroker(delay=0.0)
+    service = _settling_loop(broker, publish, _Echo(), [])
+    task = asyncio.ensure_future(service._run())
+    await asyncio.sleep(0.25)
+    # Both batches answered while the first batch's commit is still in flight.
+    assert publish.delivered == [b"1", b"2"]
+    assert broker.commits == []
+    await _run_until(service, lambda: broker.commits == [1, 2])
+    await asyncio.wait_for(task, 2)
