@@ -7,9 +7,11 @@ loop reads whole fetches, hands each topic's records to its BatchRunner (decode,
 transaction, publish, wait for delivery) and only then commits the offsets after them.
 faust still runs the app: its producer, timers, signals and logging.
 
-A batch is settled (its answers delivered, then its offsets committed) while the next one
-is prepared (decoded and committed to the database): the broker's round trips overlap the
-next transaction instead of adding to it. Deliveries are strictly one batch after another,
+Under a backlog (a full fetch), a batch is settled (its answers delivered, then its
+offsets committed) while the next one is prepared (decoded and committed to the
+database): the broker's round trips overlap the next transaction instead of adding to it.
+Caught up, the loop waits for the delivery before it reads on, which keeps the latency
+tail lower; the offset commit still trails. Deliveries are strictly one batch after another,
 so answers leave in the order their batches were read; commits too, each after its own
 batch's delivery, but no answer waits for a commit. At most one batch is prepared and not
 yet delivered.
@@ -207,6 +209,11 @@ class BatchConsumer(Service):
         committing = self._commit_after(delivering, self._settling, consumer, offsets)
         self._settling = asyncio.ensure_future(committing)
         self._settling.add_done_callback(self._settled)
+        if sum(len(records) for records in fetched.values()) < self.max_batch:
+            # Caught up: the next batch is not waiting yet, and preparing it beside this
+            # delivery would only make the two take turns for the interpreter (measured:
+            # posting's p99 at 20% load 10-30 ms worse). Overlap only under a backlog.
+            await self._delivered()
 
     async def finish_batch_in_hand(self) -> None:
         """Wait until the batch being handled (if any) is done, delivered and committed."""

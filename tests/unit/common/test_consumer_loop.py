@@ -156,11 +156,13 @@ async def _run_until(service: BatchConsumer, done: Any, timeout: float = 5.0) ->
     await service.settle()
 
 
-def _settling_loop(broker: _Broker, publish: _SlowBroker, handler: _Echo, fatal: list[bool]) -> BatchConsumer:
+def _settling_loop(
+    broker: _Broker, publish: _SlowBroker, handler: _Echo, fatal: list[bool], max_batch: int = 10
+) -> BatchConsumer:
     engine = create_engine("sqlite://")
     runner: BatchRunner[_Note] = BatchRunner(handler, engine, publish, retry_delay=0.01)
     service = BatchConsumer(
-        Settings(), "g", {"notes": runner}, max_batch=10, on_fatal=lambda: fatal.append(True)
+        Settings(), "g", {"notes": runner}, max_batch=max_batch, on_fatal=lambda: fatal.append(True)
     )
     service.consumer = broker
     return service
@@ -171,7 +173,8 @@ async def test_answers_leave_in_batch_order_even_when_a_publish_is_retried() -> 
     publish = _SlowBroker(failures=2)  # the first batch's publish fails twice
     handler = _Echo()
     fatal: list[bool] = []
-    service = _settling_loop(broker, publish, handler, fatal)
+    # Batches of two are full (the next one is prepared during the retries), of one not.
+    service = _settling_loop(broker, publish, handler, fatal, max_batch=2)
     await _run_until(service, lambda: len(publish.delivered) == 5)
     assert publish.delivered == [b"1", b"2", b"3", b"4", b"5"]
     # Each batch committed after its own delivery, in order, none skipped.
@@ -180,11 +183,11 @@ async def test_answers_leave_in_batch_order_even_when_a_publish_is_retried() -> 
     assert not fatal
 
 
-async def test_the_next_batch_is_prepared_while_the_last_one_is_delivered() -> None:
+async def test_under_a_backlog_the_next_batch_is_prepared_while_the_last_one_is_delivered() -> None:
     broker = _Broker([[1], [2]])
     publish = _SlowBroker(delay=0.3)
     handler = _Echo()
-    service = _settling_loop(broker, publish, handler, [])
+    service = _settling_loop(broker, publish, handler, [], max_batch=1)  # every fetch is full
     task = asyncio.ensure_future(service._run())
     await asyncio.sleep(0.15)
     # The first batch is still being delivered, and the second is already in the database,
@@ -209,6 +212,19 @@ async def test_a_failure_while_settling_stops_the_worker_and_commits_nothing_lat
     assert broker.commits == []
     # The loop stopped at the failure: the third batch was never read.
     assert broker.batches == [[3]]
+
+
+async def test_caught_up_the_loop_reads_on_only_after_the_delivery() -> None:
+    broker = _Broker([[1], [2]])
+    publish = _SlowBroker(delay=0.3)
+    handler = _Echo()
+    service = _settling_loop(broker, publish, handler, [], max_batch=10)  # fetches are not full
+    task = asyncio.ensure_future(service._run())
+    await asyncio.sleep(0.15)
+    assert handler.handled == [1]
+    await _run_until(service, lambda: len(publish.delivered) == 2)
+    await asyncio.wait_for(task, 2)
+    assert publish.delivered == [b"1", b"2"]
 
 
 async def test_answers_do_not_wait_for_the_previous_offset_commit() -> None:
