@@ -183,20 +183,28 @@ async def test_answers_leave_in_batch_order_even_when_a_publish_is_retried() -> 
     assert not fatal
 
 
-async def test_under_a_backlog_the_next_batch_is_prepared_while_the_last_one_is_delivered() -> None:
+@pytest.mark.parametrize(
+    ("max_batch", "handled_meanwhile"),
+    [
+        pytest.param(1, [1, 2], id="backlog: every fetch is full, the next batch is prepared"),
+        pytest.param(10, [1], id="caught up: the loop reads on only after the delivery"),
+    ],
+)
+async def test_what_happens_while_a_batch_is_delivered(max_batch: int, handled_meanwhile: list[int]) -> None:
     broker = _Broker([[1], [2]])
     publish = _SlowBroker(delay=0.3)
     handler = _Echo()
-    service = _settling_loop(broker, publish, handler, [], max_batch=1)  # every fetch is full
+    service = _settling_loop(broker, publish, handler, [], max_batch=max_batch)
     task = asyncio.ensure_future(service._run())
     await asyncio.sleep(0.15)
-    # The first batch is still being delivered, and the second is already in the database,
-    # its answers held back behind the first's.
-    assert handler.handled == [1, 2]
+    # The first batch is still being delivered; under a backlog the second is already in
+    # the database, its answers held back behind the first's.
+    assert handler.handled == handled_meanwhile
     assert publish.delivered == []
     assert broker.commits == []
     await _run_until(service, lambda: len(publish.delivered) == 2)
     await asyncio.wait_for(task, 2)
+    assert publish.delivered == [b"1", b"2"]
     assert broker.commits == [1, 2]
 
 
@@ -212,19 +220,6 @@ async def test_a_failure_while_settling_stops_the_worker_and_commits_nothing_lat
     assert broker.commits == []
     # The loop stopped at the failure: the third batch was never read.
     assert broker.batches == [[3]]
-
-
-async def test_caught_up_the_loop_reads_on_only_after_the_delivery() -> None:
-    broker = _Broker([[1], [2]])
-    publish = _SlowBroker(delay=0.3)
-    handler = _Echo()
-    service = _settling_loop(broker, publish, handler, [], max_batch=10)  # fetches are not full
-    task = asyncio.ensure_future(service._run())
-    await asyncio.sleep(0.15)
-    assert handler.handled == [1]
-    await _run_until(service, lambda: len(publish.delivered) == 2)
-    await asyncio.wait_for(task, 2)
-    assert publish.delivered == [b"1", b"2"]
 
 
 async def test_answers_do_not_wait_for_the_previous_offset_commit() -> None:
