@@ -11,10 +11,10 @@ Under a backlog (a full fetch), a batch is settled (its answers delivered, then 
 offsets committed) while the next one is prepared (decoded and committed to the
 database): the broker's round trips overlap the next transaction instead of adding to it.
 Caught up, the loop waits for the delivery before it reads on, which keeps the latency
-tail lower; the offset commit still trails. Deliveries are strictly one batch after another,
-so answers leave in the order their batches were read; commits too, each after its own
-batch's delivery, but no answer waits for a commit. At most one batch is prepared and not
-yet delivered.
+tail lower; the offset commit still trails. Deliveries are strictly one batch after
+another, so answers leave in the order their batches were read; commits too, each after
+its own batch's delivery, but no answer waits for a commit. At most two batches are in
+the database and not yet delivered: the one being delivered and the one prepared behind it.
 
 Guarantees (tested in tests/faults):
 - at least once: offsets are committed only after the batch's answers are delivered; a
@@ -25,9 +25,8 @@ Guarantees (tested in tests/faults):
 - a graceful stop (SIGTERM) finishes the batch in hand, settles it and commits it before
   leaving the group, so the next owner starts exactly after it;
 - a rebalance waits for the batch in hand to be settled (the revoke callback takes the
-  same lock), and
-  records of partitions this consumer lost meanwhile are not handled: their new owner
-  reads them from the last commit.
+  same lock), and records of partitions this consumer lost meanwhile are not handled:
+  their new owner reads them from the last commit.
 
 Batches close on what is already fetched: `getmany` returns at once when records are
 waiting, so at low load a batch is the few records that arrived (low latency) and under
