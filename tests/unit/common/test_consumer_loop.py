@@ -130,23 +130,28 @@ class _Broker:
 
 
 class _SlowBroker:
-    """A publish that fails `failures` times, then takes `delay` seconds to be acked."""
+    """A publish that takes `delay` seconds to be acked; the one carrying answer `failing`
+    fails its first `failures` attempts."""
 
-    def __init__(self, failures: int = 0, delay: float = 0.05) -> None:
+    def __init__(self, failures: int = 0, delay: float = 0.05, failing: bytes = b"1") -> None:
         self.failures = failures
+        self.failing = failing
         self.delay = delay
         self.delivered: list[bytes] = []
 
     async def __call__(self, out: Sequence[Outgoing]) -> None:
-        if self.failures:
+        if self.failures and any(o.value == self.failing for o in out):
             self.failures -= 1
             raise ConnectionError("broker unreachable")
         await asyncio.sleep(self.delay)
         self.delivered.extend(o.value for o in out)
 
 
-async def _run_until(service: BatchConsumer, done: Any, timeout: float = 5.0) -> None:
-    task = asyncio.ensure_future(service._run())
+async def _run_until(
+    service: BatchConsumer, done: Any, task: asyncio.Future[None] | None = None, timeout: float = 5.0
+) -> None:
+    """Run the loop (or let the one in `task` run on) until `done()`, then stop it cleanly."""
+    task = task or asyncio.ensure_future(service._run())
     deadline = asyncio.get_running_loop().time() + timeout
     while not done():
         assert asyncio.get_running_loop().time() < deadline, "the loop did not get there"
@@ -157,10 +162,15 @@ async def _run_until(service: BatchConsumer, done: Any, timeout: float = 5.0) ->
 
 
 def _settling_loop(
-    broker: _Broker, publish: _SlowBroker, handler: _Echo, fatal: list[bool], max_batch: int = 10
+    broker: _Broker,
+    publish: _SlowBroker,
+    handler: _Echo,
+    fatal: list[bool],
+    max_batch: int = 10,
+    retry_delay: float = 0.01,
 ) -> BatchConsumer:
     engine = create_engine("sqlite://")
-    runner: BatchRunner[_Note] = BatchRunner(handler, engine, publish, retry_delay=0.01)
+    runner: BatchRunner[_Note] = BatchRunner(handler, engine, publish, retry_delay=retry_delay)
     service = BatchConsumer(
         Settings(), "g", {"notes": runner}, max_batch=max_batch, on_fatal=lambda: fatal.append(True)
     )
@@ -170,11 +180,13 @@ def _settling_loop(
 
 async def test_answers_leave_in_batch_order_even_when_a_publish_is_retried() -> None:
     broker = _Broker([[1, 2], [3], [4, 5]])
-    publish = _SlowBroker(failures=2)  # the first batch's publish fails twice
+    # The first batch's publish fails twice and is retried for 0.3 s (0.1 + 0.2), long
+    # after the second batch's answers could have gone out (0.05 s).
+    publish = _SlowBroker(failures=2, failing=b"1")
     handler = _Echo()
     fatal: list[bool] = []
     # Batches of two are full (the next one is prepared during the retries), of one not.
-    service = _settling_loop(broker, publish, handler, fatal, max_batch=2)
+    service = _settling_loop(broker, publish, handler, fatal, max_batch=2, retry_delay=0.1)
     await _run_until(service, lambda: len(publish.delivered) == 5)
     assert publish.delivered == [b"1", b"2", b"3", b"4", b"5"]
     # Each batch committed after its own delivery, in order, none skipped.
@@ -202,8 +214,7 @@ async def test_what_happens_while_a_batch_is_delivered(max_batch: int, handled_m
     assert handler.handled == handled_meanwhile
     assert publish.delivered == []
     assert broker.commits == []
-    await _run_until(service, lambda: len(publish.delivered) == 2)
-    await asyncio.wait_for(task, 2)
+    await _run_until(service, lambda: len(publish.delivered) == 2, task)
     assert publish.delivered == [b"1", b"2"]
     assert broker.commits == [1, 2]
 
@@ -232,5 +243,4 @@ async def test_answers_do_not_wait_for_the_previous_offset_commit() -> None:
     # Both batches answered while the first batch's commit is still in flight.
     assert publish.delivered == [b"1", b"2"]
     assert broker.commits == []
-    await _run_until(service, lambda: broker.commits == [1, 2])
-    await asyncio.wait_for(task, 2)
+    await _run_until(service, lambda: broker.commits == [1, 2], task)
