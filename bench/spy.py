@@ -25,20 +25,21 @@ from collections import Counter
 from pathlib import Path
 
 from bench import workers
-from bench.common import close_env, start_env
+from bench.common import BenchEnv, close_env, start_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _sample(worker: str, out: Path, delay: float, seconds: float) -> None:
-    pattern = f"claimflow worker {worker}"
-    pids: list[str] = []
+def _sample(env: BenchEnv, out: Path, delay: float, seconds: float) -> None:
+    # The worker this run starts (not any `claimflow worker` on the machine: `make run` or
+    # another checkout's tests may have one too).
+    pid = None
     for _ in range(600):
-        pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
-        if pids:
+        if env.workers and env.workers[0].proc is not None:
+            pid = env.workers[0].proc.pid
             break
         time.sleep(0.1)
-    if not pids:
+    if pid is None:
         return
     time.sleep(delay)  # past start-up, into the steady part of the run
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -47,7 +48,7 @@ def _sample(worker: str, out: Path, delay: float, seconds: float) -> None:
             spy,
             "record",
             "-p",
-            pids[0],
+            str(pid),
             "-d",
             str(int(seconds)),
             "-r",
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     env = start_env(with_postgres=False)
     with tempfile.TemporaryDirectory(prefix="claimflow-spy-") as tmp:
         raw = Path(tmp) / "raw.txt"
-        sampler = threading.Thread(target=_sample, args=(args.worker, raw, 5.0, args.seconds))
+        sampler = threading.Thread(target=_sample, args=(env, raw, 5.0, args.seconds))
         sampler.start()
         try:
             if args.worker == "formatter":
