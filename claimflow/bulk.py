@@ -107,18 +107,20 @@ class BulkInsert(_Statement):
 
 
 class BulkUpdate(_Statement):
-    """UPDATE table SET columns WHERE key = ?, one row per values tuple (the key last)."""
+    """UPDATE table SET columns WHERE key = ? [AND key2 = ?], one row per values tuple
+    (the key values last, in `key` order)."""
 
-    def __init__(self, table: Table, columns: Sequence[str], key: str) -> None:
+    def __init__(self, table: Table, columns: Sequence[str], key: str | Sequence[str]) -> None:
         super().__init__(table, columns)
-        self.key = key
-        self._where = f"where_{key}"
+        self.keys = (key,) if isinstance(key, str) else tuple(key)
+        self._where = {f"where_{k}": k for k in self.keys}
 
     def _statement(self) -> UpdateBase:
-        return update(self.table).where(self.table.c[self.key] == bindparam(self._where))
+        c = self.table.c
+        return update(self.table).where(*(c[k] == bindparam(w) for w, k in self._where.items()))
 
     def _bind_columns(self) -> tuple[str, ...]:
-        return (*self.columns, self._where)
+        return (*self.columns, *self._where)
 
     def _column_of(self, bind: str) -> str:
-        return self.key if bind == self._where else bind
+        return self._where.get(bind, bind)

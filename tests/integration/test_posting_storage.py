@@ -64,6 +64,20 @@ def test_save_updates_changed_bills(engine: Engine) -> None:
         assert conn.execute(select(func.count()).select_from(storage.bill_payers)).scalar() == 6
 
 
+def test_save_over_stored_bills_writes_what_changed(engine: Engine) -> None:
+    with unit_of_work(engine) as conn:
+        storage.save_bills(conn, [bill_after("P 10"), bill_after(bill_id="B2"), bill_after(bill_id="B3")])
+    with unit_of_work(engine) as conn:
+        stored = storage.load_bills(conn, ["B1", "B2", "B3"], for_update=True)
+        paid = bill_after("P 10", "C 5", "RB", "P 7", "HA")  # two payers' money moves
+        fewer = dataclasses.replace(stored["B2"], payers=stored["B2"].payers[:1], on_hold=True)
+        held = dataclasses.replace(stored["B3"], on_hold=True)  # no payer changes
+        storage.save_bills(conn, [paid, fewer, held], stored=stored)
+    with unit_of_work(engine) as conn:
+        assert storage.load_bills(conn, ["B1", "B2", "B3"]) == {"B1": paid, "B2": fewer, "B3": held}
+        assert conn.execute(select(func.count()).select_from(storage.bill_payers)).scalar() == 7
+
+
 def test_many_bills_in_one_batch(engine: Engine) -> None:
     many = [bill_after(bill_id=f"B{i}", total=f"{i}.99") for i in range(storage.CHUNK + 7)]
     with unit_of_work(engine) as conn:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from claimflow.sample.examples import example_messages
 from contracts import MESSAGES, Charge, DeadLetter, Posting, PostingApplied, PostingRejected
+from contracts.base import CENT, MONEY_LIMIT, format_money
 from contracts.codec import MAX_MESSAGE_BYTES, DecodeError, decode, encode
 from contracts.export import DOC_PATH, ROOT, SCHEMA_DIR, drift, generated_files, schema_for
 from tests.json_mutations import json_paths, json_values, mutate
@@ -185,6 +186,11 @@ def test_money_survives_the_wire(amount: Decimal) -> None:
     posting = decode(_posting_json(str(amount)), Posting)
     assert posting.amount == amount
     assert json.loads(encode(posting))["amount"] == f"{amount:.2f}"
+
+
+@given(st.decimals(min_value=-MONEY_LIMIT, max_value=MONEY_LIMIT, allow_nan=False, places=None))
+def test_money_is_written_as_quantised_to_cents(amount: Decimal) -> None:
+    assert format_money(amount) == str(amount.quantize(CENT))
 
 
 # ---- decode errors ------------------------------------------------------------------

@@ -22,13 +22,42 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from contracts.base import CENT
 from contracts.claim import Claim
 from contracts.posting import BillPayerState, BillState
 
 ZERO = Decimal("0.00")
+
+V = TypeVar("V")
+_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+_set = object.__setattr__
+
+
+def evolve(value: V, **changes: Any) -> V:
+    """`dataclasses.replace` for the frozen values of the posting rules, at a third of its cost.
+
+    `replace` looks the fields up and runs the frozen `__init__` (a generic setattr per
+    field) on every call, and the rules make three or four new values per posting: it was a
+    tenth of the posting step. None of these classes has a `__post_init__`, so copying the
+    fields into a new instance gives the same value `replace` would.
+    """
+    cls = type(value)
+    known = _FIELDS.get(cls)
+    if known is None:
+        if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+            raise TypeError(f"evolve() copies plain dataclasses only, not {cls.__name__}")
+        fields = tuple(f.name for f in dataclasses.fields(cls))
+        known = _FIELDS[cls] = (fields, frozenset(fields))
+    names, allowed = known
+    if not allowed.issuperset(changes):
+        unknown = changes.keys() - allowed
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    new = object.__new__(cls)
+    for name in names:
+        _set(new, name, changes[name] if name in changes else getattr(value, name))
+    return new
 
 
 def cents(value: Decimal | str | int) -> Decimal:
@@ -90,13 +119,13 @@ class Bill:
     def current(self) -> BillPayer | None:
         return self.payer(self.current_payer)
 
-    def with_payer(self, payer: BillPayer) -> Bill:
-        """This bill with `payer` (matched by sequence) replaced."""
+    def with_payer(self, payer: BillPayer, **changes: Any) -> Bill:
+        """This bill with `payer` (matched by sequence) replaced, and any other `changes`."""
         payers = tuple(payer if p.sequence == payer.sequence else p for p in self.payers)
-        return dataclasses.replace(self, payers=payers)
+        return evolve(self, payers=payers, **changes)
 
     def replace(self, **changes: Any) -> Bill:
-        return dataclasses.replace(self, **changes)
+        return evolve(self, **changes)
 
     @property
     def total_cash(self) -> Decimal:

@@ -31,7 +31,6 @@ Choices the spec leaves open or that contradict the seed (the product's choice):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,7 +38,7 @@ from enum import Enum
 from typing import Any
 
 from contracts.base import format_money as m
-from workers.posting.bill import Bill, BillPayer
+from workers.posting.bill import Bill, BillPayer, evolve
 
 Handler = Callable[[Bill, Decimal, int | None], Bill]
 
@@ -397,8 +396,7 @@ def undo_kill(bill: Bill, _a: Decimal, _next: int | None) -> Bill:
 
 def _on_payer(bill: Bill, owed: Decimal, payer: BillPayer, **changes: Any) -> Bill:
     """`bill` with `payer` changed and the balance moved by `owed`."""
-    changed = dataclasses.replace(payer, **changes)
-    return bill.with_payer(changed).replace(balance=bill.balance + owed)
+    return bill.with_payer(evolve(payer, **changes), balance=bill.balance + owed)
 
 
 __all__ = ["REGISTRY", "UNDO_KILL_HINT", "Amount", "Code", "Refusal", "rule_for"]

@@ -19,13 +19,13 @@ from sqlalchemy import Connection
 
 from claimflow.logs import get_logger
 from contracts.claim import Claim
-from contracts.codec import encode
 from contracts.posting import Posting
 from contracts.topics import POSTING_RESULTS
 from workers.common.messages import Incoming, Outgoing
 from workers.posting import storage
+from workers.posting.answers import answer_json, timestamp
 from workers.posting.bill import Bill
-from workers.posting.rules import Applied, LedgerLine, answer, apply_posting, bill_not_found
+from workers.posting.rules import Applied, LedgerLine, apply_posting, bill_not_found
 
 Clock = Callable[[], dt.datetime]
 log = get_logger("claimflow.posting")
@@ -69,7 +69,9 @@ class PostingHandler:
         earlier = storage.find_answers(conn, (p.posting_id for p in postings))
         fresh_bills = {p.bill_id for p in postings if p.posting_id not in earlier}
         bills = storage.load_bills(conn, fresh_bills, for_update=True)
+        loaded = dict(bills)  # as stored: save_bills writes only what changed
         now = self.clock()
+        at = timestamp(now)
         changed: dict[str, Bill] = {}
         lines: list[LedgerLine] = []
         answers: dict[str, bytes] = {}
@@ -78,11 +80,11 @@ class PostingHandler:
         for posting in postings:
             raw = earlier.get(posting.posting_id) or answers.get(posting.posting_id)
             if raw is None:
-                raw = self._apply(posting, bills, changed, lines, now)
+                raw = self._apply(posting, bills, changed, lines, at)
                 answers[posting.posting_id] = raw
                 answered_bills[posting.posting_id] = posting.bill_id
             out.append(Outgoing(self.results_topic, posting.bill_id.encode(), raw))
-        storage.save_bills(conn, changed.values(), now, existing=bills.keys())
+        storage.save_bills(conn, changed.values(), now, stored=loaded)
         storage.append_ledger(conn, lines)
         storage.record_answers(conn, answers, answered_bills)
         repeated = len(postings) - len(answers)
@@ -103,7 +105,7 @@ class PostingHandler:
         bills: dict[str, Bill],
         changed: dict[str, Bill],
         lines: list[LedgerLine],
-        now: dt.datetime,
+        at: str,
     ) -> bytes:
         """Apply one posting to the in-memory bills; answer it, as published and stored."""
         bill = bills.get(posting.bill_id)
@@ -111,4 +113,4 @@ class PostingHandler:
         if isinstance(outcome, Applied):
             bills[posting.bill_id] = changed[posting.bill_id] = outcome.bill
             lines.append(outcome.line)
-        return encode(answer(posting, outcome, now))
+        return answer_json(posting, outcome, at)

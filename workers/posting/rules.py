@@ -21,7 +21,6 @@ a bug in a handler and is refused (INVARIANT_VIOLATION) rather than stored.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +28,7 @@ from decimal import Decimal
 from contracts.base import CENT
 from contracts.base import format_money as m
 from contracts.posting import Posting, PostingApplied, PostingRejected
-from workers.posting.bill import ZERO, Bill, to_state
+from workers.posting.bill import ZERO, Bill, evolve, to_state
 from workers.posting.codes import UNDO_KILL_HINT, Amount, Code, Refusal, rule_for
 
 
@@ -41,7 +40,7 @@ class LedgerLine:
     amount: Decimal | None
     payer_sequence: int | None
     balance_after: Decimal
-    #: Filled by `apply_posting`; `apply` alone knows nothing of the posting message.
+    #: Given by `apply_posting`; `apply` alone knows nothing of the posting message.
     posting_id: str = ""
     posted_at: dt.datetime | None = None
 
@@ -65,8 +64,17 @@ class Rejected:
 Outcome = Applied | Rejected
 
 
-def apply(bill: Bill, posting_code: str, amount: Decimal | None, next_payer: int | None = None) -> Outcome:
-    """The outcome of posting `posting_code` for `amount` to `bill`."""
+def apply(
+    bill: Bill,
+    posting_code: str,
+    amount: Decimal | None,
+    next_payer: int | None = None,
+    *,
+    posting_id: str = "",
+    posted_at: dt.datetime | None = None,
+) -> Outcome:
+    """The outcome of posting `posting_code` for `amount` to `bill` (the ledger line carries
+    `posting_id` and `posted_at`)."""
     posted = posting_code.strip().upper()
     rule = rule_for(posted) if posted else None
     if rule is None:
@@ -96,9 +104,7 @@ def apply(bill: Bill, posting_code: str, amount: Decimal | None, next_payer: int
     if rule.payer_transaction and payer is not None:
         counted = new_bill.payer(payer.sequence)
         assert counted is not None  # handlers never drop a payer
-        new_bill = new_bill.with_payer(
-            dataclasses.replace(counted, transaction_count=counted.transaction_count + 1)
-        )
+        new_bill = new_bill.with_payer(evolve(counted, transaction_count=counted.transaction_count + 1))
     problems = new_bill.invariant_violations()
     if problems:
         return Rejected(
@@ -112,17 +118,22 @@ def apply(bill: Bill, posting_code: str, amount: Decimal | None, next_payer: int
         amount=amount,
         payer_sequence=bill.current_payer if bill.payers else None,
         balance_after=new_bill.balance,
+        posting_id=posting_id,
+        posted_at=posted_at,
     )
     return Applied(new_bill, line)
 
 
 def apply_posting(bill: Bill, posting: Posting) -> Outcome:
     """`apply` for a `Posting` message; the ledger line carries its id and time."""
-    outcome = apply(bill, posting.code, posting.amount, posting.next_payer)
-    if isinstance(outcome, Applied):
-        line = _stamped(outcome.line, posting.posting_id, posting.posted_at)
-        return Applied(outcome.bill, line)
-    return outcome
+    return apply(
+        bill,
+        posting.code,
+        posting.amount,
+        posting.next_payer,
+        posting_id=posting.posting_id,
+        posted_at=posting.posted_at,
+    )
 
 
 def bill_not_found(bill_id: str) -> Rejected:
@@ -179,7 +190,3 @@ def _check_amount(rule: Code, posted: str, amount: Decimal | None) -> Rejected |
             "adjustment code",
         )
     return None
-
-
-def _stamped(line: LedgerLine, posting_id: str, posted_at: dt.datetime) -> LedgerLine:
-    return dataclasses.replace(line, posting_id=posting_id, posted_at=posted_at)
