@@ -93,6 +93,16 @@ def test_failure_keeps_its_oldest_date_and_resolves_on_a_good_version(engine, ha
         assert conn.execute(select(tables.failures.c.status)).scalar() == "resolved"
 
 
+def test_two_failing_versions_in_one_batch_are_one_failure(engine, handler) -> None:
+    out = handle(engine, handler, [charge(procedure_code="BAD"), charge(version=2, procedure_code="BAD2")])
+    assert kinds(out) == ["ChargeFailed", "ChargeFailed"]
+    with engine.connect() as conn:
+        row = conn.execute(select(tables.failures)).one()
+        events = conn.execute(select(tables.failure_events)).all()
+    assert row.latest_version == 2 and row.failure_count == 1
+    assert len(events) == 2
+
+
 def test_a_held_charge_waits_for_its_date_then_goes_out(engine, handler, clock) -> None:
     held = charge(claim_delay_until=dt.date(2026, 11, 25))
     assert handle(engine, handler, [held]) == []

@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from contracts import Charge, Claim, ClaimLine, RuleResult
+from contracts import Charge, Claim, RuleResult
 
 MAX_DIAGNOSES = 12
 MAX_LINES = 50
@@ -31,7 +32,8 @@ class Passed:
 
 def group_key(p: Passed) -> tuple[str, ...]:
     c = p.charge
-    payer = c.primary_payer.payer_id if c.primary_payer else ""
+    payers = c.payers
+    payer = payers[0].payer_id if payers else ""
     return (
         c.company_id,
         c.patient.id,
@@ -45,10 +47,14 @@ def group_key(p: Passed) -> tuple[str, ...]:
 def build_claims(passed: Sequence[Passed], run_number: int, now: dt.datetime) -> list[Claim]:
     groups: dict[tuple[str, ...], list[list[Passed]]] = {}
     for p in passed:
-        chunks = groups.setdefault(group_key(p), [[]])
-        if not _fits(chunks[-1], p):
-            chunks.append([])
-        chunks[-1].append(p)
+        key = group_key(p)
+        chunks = groups.get(key)
+        if chunks is None:
+            groups[key] = [[p]]
+        elif _fits(chunks[-1], p):
+            chunks[-1].append(p)
+        else:
+            chunks.append([p])
     claims: list[Claim] = []
     for chunks in groups.values():
         for chunk in chunks:
@@ -72,42 +78,48 @@ def _claim(chunk: list[Passed], claim_id: str, run_number: int, now: dt.datetime
         for code in p.charge.diagnoses:
             if code not in diagnoses:
                 diagnoses.append(code)
-    lines = []
+    # Lines go in as dicts: the Claim's one validation builds (and checks) them as
+    # ClaimLines, which costs less than a ClaimLine(...) call per line.
+    lines: list[dict[str, Any]] = []
+    total = Decimal("0.00")
     for number, p in enumerate(chunk, start=1):
         c = p.charge
         assert c.procedure_code and c.units and c.amount is not None and c.place_of_service
         lines.append(
-            ClaimLine(
-                line_number=number,
-                charge_id=c.charge_id,
-                charge_version=c.version,
-                procedure_code=c.procedure_code,
-                modifiers=list(c.modifiers),
-                units=c.units,
-                amount=c.amount,
-                diagnosis_pointers=[diagnoses.index(c.diagnoses[i - 1]) + 1 for i in c.diagnosis_pointers],
-                place_of_service=c.place_of_service,
-                prior_authorization=c.prior_authorization,
-                warnings=list(p.warnings),
-            )
+            {
+                "line_number": number,
+                "charge_id": c.charge_id,
+                "charge_version": c.version,
+                "procedure_code": c.procedure_code,
+                "modifiers": list(c.modifiers),
+                "units": c.units,
+                "amount": c.amount,
+                "diagnosis_pointers": [diagnoses.index(c.diagnoses[i - 1]) + 1 for i in c.diagnosis_pointers],
+                "place_of_service": c.place_of_service,
+                "prior_authorization": c.prior_authorization,
+                "warnings": list(p.warnings),
+            }
         )
+        total += c.amount
     replaces = chunk[0].replaces_bill
     assert first.service_date is not None
-    return Claim(
-        claim_id=claim_id,
-        bill_id=replaces or claim_id,
-        frequency="replacement" if replaces else "original",
-        run_number=run_number,
-        company_id=first.company_id,
-        practice_id=first.practice_id,
-        location_id=first.location_id,
-        patient=first.patient,
-        payers=list(first.payers),
-        billing_provider=first.billing_provider,
-        rendering_provider=first.rendering_provider,
-        service_date=first.service_date,
-        diagnoses=diagnoses,
-        lines=lines,
-        total_amount=sum((line.amount for line in lines), Decimal("0.00")),
-        created_at=now,
+    return Claim.model_validate(
+        {
+            "claim_id": claim_id,
+            "bill_id": replaces or claim_id,
+            "frequency": "replacement" if replaces else "original",
+            "run_number": run_number,
+            "company_id": first.company_id,
+            "practice_id": first.practice_id,
+            "location_id": first.location_id,
+            "patient": first.patient,
+            "payers": list(first.payers),
+            "billing_provider": first.billing_provider,
+            "rendering_provider": first.rendering_provider,
+            "service_date": first.service_date,
+            "diagnoses": diagnoses,
+            "lines": lines,
+            "total_amount": total,
+            "created_at": now,
+        }
     )

@@ -6,7 +6,7 @@ Bulk statements (claimflow.bulk) on the run's connection; see storage.save_run.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 import orjson
@@ -56,16 +56,37 @@ _insert_events = BulkInsert(
 )
 
 
-def save_failures(conn: Connection, failed: list[ChargeFailed], result: RunResult, now: dt.datetime) -> None:
+def save_failures(
+    conn: Connection,
+    failed: list[ChargeFailed],
+    result: RunResult,
+    now: dt.datetime,
+    existing: Container[str] | None = None,
+) -> None:
+    """Replace the failure rows and reasons of the failed charges.
+
+    `existing`, when given, holds every charge id that has a failure row (read earlier in
+    the same transaction): reasons are only written with a failure row, so a charge
+    failing for the first time has nothing to delete, and most runs need no DELETE.
+    """
     f = t.failures.c
-    ids = [x.charge_id for x in failed]
-    conn.execute(t.failures.delete().where(f.charge_id.in_(ids)))
-    conn.execute(t.failure_reasons.delete().where(t.failure_reasons.c.charge_id.in_(ids)))
+    # A charge has one failure row, its newest failing version's: two failing versions in
+    # one run (a correction sent right behind the charge it corrects) are one failure.
+    newest: dict[str, ChargeFailed] = {}
+    for x in failed:
+        if x.charge_id not in newest or x.charge_version > newest[x.charge_id].charge_version:
+            newest[x.charge_id] = x
+    ids = list(newest)
+    if existing is not None:
+        ids = [i for i in ids if i in existing]
+    if ids:
+        conn.execute(t.failures.delete().where(f.charge_id.in_(ids)))
+        conn.execute(t.failure_reasons.delete().where(t.failure_reasons.c.charge_id.in_(ids)))
     charges = {o.charge.charge_id: o.charge for o in result.outcomes.values()}
     rows: list[tuple[Any, ...]] = []
     reasons: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
-    for x in failed:
+    for x in newest.values():
         c = charges[x.charge_id]
         rows.append(
             (
@@ -91,6 +112,7 @@ def save_failures(conn: Connection, failed: list[ChargeFailed], result: RunResul
         reasons.extend(
             (x.charge_id, i, r.code, r.message, r.field, r.severity) for i, r in enumerate(x.reasons)
         )
+    for x in failed:  # every failing version keeps its event
         # The same JSON as r.model_dump(mode="json"): every field of a RuleResult is text.
         reasons_json = [
             {"code": r.code, "message": r.message, "field": r.field, "severity": r.severity}

@@ -20,7 +20,7 @@ from workers.common.messages import Incoming, Outgoing
 from workers.formatter import storage
 from workers.formatter.history import History, rule_history
 from workers.formatter.rules import RuleBook, RuleContext, evaluate, is_held
-from workers.formatter.run import RunResult, run_charges
+from workers.formatter.run import Evaluate, RunResult, run_charges
 
 Clock = Callable[[], dt.datetime]
 
@@ -43,10 +43,22 @@ class FormatterHandler:
     def evaluate(self, charge: Charge, history: History, today: dt.date) -> list[RuleResult]:
         return evaluate(charge, RuleContext(today=today, book=self.book, history=rule_history(history)))
 
+    def _evaluator(self, history: History, today: dt.date) -> Evaluate:
+        """evaluate() with one RuleContext for the whole run: the rules' view of `history`
+        is live, so it sees what the run records as charges pass."""
+        ctx = RuleContext(today=today, book=self.book, history=rule_history(history))
+
+        def run_rules(charge: Charge, seen: History, on: dt.date) -> list[RuleResult]:
+            if seen is history and on == today:
+                return evaluate(charge, ctx)
+            return self.evaluate(charge, seen, on)
+
+        return run_rules
+
     def handle(self, conn: Connection, batch: Sequence[Incoming[Charge]]) -> list[Outgoing]:
         now = self.clock()
         keys = [(i.message.charge_id, i.message.version) for i in batch]
-        done, latest = storage.seen(conn, keys)
+        done, latest, held = storage.seen(conn, keys)
         out: list[Outgoing] = []
         replay_claims: list[str] = []
         fresh: list[Charge] = []
@@ -79,7 +91,7 @@ class FormatterHandler:
         claims = storage.claim_json(conn, replay_claims)
         out[:0] = [Outgoing(self.claims_topic, cid.encode(), raw) for cid, raw in claims.items()]
         if fresh:
-            out.extend(self._run(conn, fresh, now, received))
+            out.extend(self._run(conn, fresh, now, received, held))
         return out
 
     def _run(
@@ -88,6 +100,7 @@ class FormatterHandler:
         charges: list[Charge],
         now: dt.datetime,
         received: dict[tuple[str, int], bytes] | None = None,
+        held: set[tuple[str, int]] | None = None,
     ) -> list[Outgoing]:
         run_number = storage.next_run(conn, now)
         history = storage.load_history(conn, charges)
@@ -98,11 +111,11 @@ class FormatterHandler:
             states,
             run_number=run_number,
             now=now,
-            evaluate=self.evaluate,
+            evaluate=self._evaluator(history, now.date()),
             is_held=is_held,
         )
         answers, claims_json, out = self._answers(result)
-        storage.save_run(conn, result, answers, now, received, claims_json)
+        storage.save_run(conn, result, answers, now, received, claims_json, held=held, failure_ids=states)
         storage.close_run(conn, run_number, result, now)
         return out
 

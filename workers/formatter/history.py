@@ -11,12 +11,15 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from contracts import Charge
 from workers.formatter.rules import context as rules_context
 
 DupKey = tuple[str, str, dt.date, str, tuple[str, ...]]
 YtdKey = tuple[str, str, int, str]
+
+ZERO = Decimal("0.00")
 
 #: Medicare's therapy threshold counts PT and speech together, OT apart.
 DISCIPLINE_OF_MODIFIER = {"GP": "PT_SLP", "GN": "PT_SLP", "GO": "OT"}
@@ -75,7 +78,11 @@ class History:
                 if not lines:
                     del self.by_bill[old.bill_id]
         self.sent[charge_id] = line
-        self.by_bill.setdefault(line.bill_id, {})[charge_id] = line.version
+        lines = self.by_bill.get(line.bill_id)
+        if lines is None:
+            self.by_bill[line.bill_id] = {charge_id: line.version}
+        else:
+            lines[charge_id] = line.version
 
     def bill_of(self, charge: Charge) -> str | None:
         if charge.bill_id:
@@ -98,7 +105,7 @@ class History:
         kind = discipline(charge.modifiers)
         if kind and charge.service_date and charge.amount is not None:
             ytd = (charge.company_id, charge.patient.id, charge.service_date.year, kind)
-            self.therapy_ytd[ytd] = self.therapy_ytd.get(ytd, Decimal("0.00")) + charge.amount
+            self.therapy_ytd[ytd] = self.therapy_ytd.get(ytd, ZERO) + charge.amount
 
     def record_sent(self, charge_id: str, version: int, bill_id: str) -> None:
         self.set_sent(charge_id, SentLine(bill_id, version))
@@ -113,12 +120,18 @@ class _BillView(Mapping[str, "rules_context.BillState"]):
         self._h = history
 
     def __getitem__(self, bill_id: str) -> rules_context.BillState:
-        lines = self._h.by_bill.get(bill_id)
-        if bill_id not in self._h.bill_rejected and not lines:
+        found = self.get(bill_id)
+        if found is None:
             raise KeyError(bill_id)
-        return rules_context.BillState(
-            rejected=self._h.bill_rejected.get(bill_id, False), sent_versions=dict(lines or {})
-        )
+        return found
+
+    def get(self, bill_id: str, default: Any = None) -> Any:
+        # Mapping.get would go through __getitem__ and a KeyError for every unknown bill.
+        lines = self._h.by_bill.get(bill_id)
+        rejected = self._h.bill_rejected
+        if bill_id not in rejected and not lines:
+            return default
+        return rules_context.BillState(rejected=rejected.get(bill_id, False), sent_versions=dict(lines or {}))
 
     def __iter__(self) -> Iterator[str]:
         return iter({b for b, lines in self._h.by_bill.items() if lines} | set(self._h.bill_rejected))
@@ -133,6 +146,11 @@ class _ChargeBills(Mapping[str, str]):
 
     def __getitem__(self, charge_id: str) -> str:
         return self._h.sent[charge_id].bill_id
+
+    def get(self, charge_id: str, default: Any = None) -> Any:
+        # Mapping.get would raise and catch a KeyError for every charge never sent.
+        line = self._h.sent.get(charge_id)
+        return default if line is None else line.bill_id
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._h.sent)

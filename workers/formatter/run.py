@@ -60,30 +60,35 @@ def run_charges(
     today = now.date()
     result = RunResult(run_number)
     passed: list[Passed] = []
+    outcomes = result.outcomes
     for charge in charges:
         key = (charge.charge_id, charge.version)
         if is_held(charge, today):
             result.held.append(charge)
-            result.outcomes[key] = Outcome(charge, "held")
+            outcomes[key] = Outcome(charge, "held")
             continue
         found = evaluate(charge, history, today)
-        errors = [r for r in found if r.severity == "error"]
-        if errors:
-            failure = _failed(charge, errors, failures.get(charge.charge_id), run_number, now)
-            result.failed.append(failure)
-            result.outcomes[key] = Outcome(charge, "failed", failure=failure)
-            continue
-        warnings = tuple(r for r in found if r.severity == "warning")
+        warnings: tuple[RuleResult, ...] = ()
+        if found:  # most charges pass with nothing to say
+            errors = [r for r in found if r.severity == "error"]
+            if errors:
+                failure = _failed(charge, errors, failures.get(charge.charge_id), run_number, now)
+                result.failed.append(failure)
+                outcomes[key] = Outcome(charge, "failed", failure=failure)
+                continue
+            warnings = tuple([r for r in found if r.severity == "warning"])
         passed.append(Passed(charge, warnings, history.replaces_bill(charge)))
         history.record_passed(charge)
 
     result.claims = build_claims(passed, run_number, now)
     by_key = {(p.charge.charge_id, p.charge.version): p.charge for p in passed}
     for claim in result.claims:
+        claim_id, bill_id = claim.claim_id, claim.bill_id
         for line in claim.lines:
-            history.record_sent(line.charge_id, line.charge_version, claim.bill_id)
-            charge = by_key[(line.charge_id, line.charge_version)]
-            outcome = Outcome(charge, "claimed", claim_id=claim.claim_id)
+            key = (line.charge_id, line.charge_version)
+            history.record_sent(line.charge_id, line.charge_version, bill_id)
+            charge = by_key[key]
+            outcome = Outcome(charge, "claimed", claim_id=claim_id)
             state = failures.get(charge.charge_id)
             if state is not None and state.status != "resolved":
                 outcome.resolved = ChargeFailureResolved(
@@ -95,7 +100,7 @@ def run_charges(
                     resolved_at=now,
                 )
                 result.resolved.append(outcome.resolved)
-            result.outcomes[(charge.charge_id, charge.version)] = outcome
+            outcomes[key] = outcome
     return result
 
 

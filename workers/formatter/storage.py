@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, column, insert, inspect, select, table, update
+from sqlalchemy import Connection, Engine, bindparam, column, insert, inspect, select, table, update
 
 from claimflow.bulk import BulkInsert
 from contracts import Charge, Claim
@@ -43,34 +44,70 @@ def close_run(conn: Connection, run_number: int, result: RunResult, now: dt.date
     )
 
 
-def seen(
-    conn: Connection, keys: Sequence[tuple[str, int]]
-) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, int]]:
+Key = tuple[str, int]
+ZERO = Decimal("0.00")
+
+# Queries over a batch's ids are built once: building one per batch coerces every id in its
+# IN list; an expanding parameter takes the list as it is.
+_c = t.charges.c
+_SEEN = select(_c.charge_id, _c.version, _c.outcome, _c.claim_id, _c.answers).where(
+    _c.charge_id.in_(bindparam("ids", expanding=True))
+)
+_f = t.failures.c
+_FAILURE_STATES = select(_f.charge_id, _f.oldest_failure_date, _f.failure_count, _f.status).where(
+    _f.charge_id.in_(bindparam("ids", expanding=True))
+)
+_l = t.claim_lines.c
+# Two IN lists on the index's columns, then the exact pairs in Python: SQLite scans the
+# whole table for a (company_id, patient_id) IN (...) list of pairs.
+_PATIENT_LINES = (
+    select(
+        _l.charge_id,
+        _l.charge_version,
+        _l.bill_id,
+        _l.company_id,
+        _l.patient_id,
+        _l.service_date,
+        _l.procedure_code,
+        _l.modifiers_key,
+        _l.discipline,
+        _l.amount,
+    )
+    .where(
+        _l.company_id.in_(bindparam("companies", expanding=True)),
+        _l.patient_id.in_(bindparam("patients", expanding=True)),
+    )
+    .order_by(_l.claim_id, _l.line_number)
+)
+
+
+def seen(conn: Connection, keys: Sequence[Key]) -> tuple[dict[Key, dict[str, Any]], dict[str, int], set[Key]]:
     """What is stored for these charges, in one query: the tracking rows of the versions
-    already handled (final outcomes only), and each charge's latest handled version.
+    already handled (final outcomes only), each charge's latest handled version, and the
+    versions among `keys` that are held (for save_run, which would otherwise ask again).
 
     Looked up by charge_id alone (the primary key's first column): SQLite answers a
     (charge_id, version) IN (...) list with a scan of the whole table.
     """
     ids = list({k[0] for k in keys})
     if not ids:
-        return {}, {}
+        return {}, {}, set()
     wanted = set(keys)
-    c = t.charges.c
-    rows = conn.execute(
-        select(c.charge_id, c.version, c.outcome, c.claim_id, c.answers).where(
-            c.charge_id.in_(ids), c.outcome != "held"
-        )
-    )
-    done: dict[tuple[str, int], dict[str, Any]] = {}
+    rows = conn.execute(_SEEN, {"ids": ids})
+    done: dict[Key, dict[str, Any]] = {}
     latest: dict[str, int] = {}
+    held: set[Key] = set()
     for r in rows:
         key = (r.charge_id, r.version)
+        if r.outcome == "held":
+            if key in wanted:
+                held.add(key)
+            continue
         if key in wanted:
             done[key] = r._asdict()
         if r.version > latest.get(r.charge_id, 0):
             latest[r.charge_id] = r.version
-    return done, latest
+    return done, latest, held
 
 
 def claim_json(conn: Connection, claim_ids: Iterable[str]) -> dict[str, bytes]:
@@ -89,27 +126,9 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
     patients = {(c.company_id, c.patient.id) for c in charges}
     years = {c.service_date.year for c in charges if c.service_date}
     if patients:
-        lines = t.claim_lines.c
-        # Two IN lists on the index's columns, then the exact pairs here: SQLite scans the
-        # whole table for a (company_id, patient_id) IN (...) list of pairs.
         rows = conn.execute(
-            select(
-                lines.charge_id,
-                lines.charge_version,
-                lines.bill_id,
-                lines.company_id,
-                lines.patient_id,
-                lines.service_date,
-                lines.procedure_code,
-                lines.modifiers_key,
-                lines.discipline,
-                lines.amount,
-            )
-            .where(
-                lines.company_id.in_(list({p[0] for p in patients})),
-                lines.patient_id.in_(list({p[1] for p in patients})),
-            )
-            .order_by(lines.claim_id, lines.line_number)
+            _PATIENT_LINES,
+            {"companies": list({p[0] for p in patients}), "patients": list({p[1] for p in patients})},
         )
         claimed, sent, therapy = history.claimed, history.sent, history.therapy_ytd
         for charge_id, version, bill_id, company, patient, date, code, mods, kind, amount in rows:
@@ -121,7 +140,7 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
                 history.set_sent(charge_id, SentLine(bill_id, version))
             if kind and date.year in years:
                 key = (company, patient, date.year, kind)
-                therapy[key] = therapy.get(key, Decimal("0.00")) + amount
+                therapy[key] = therapy.get(key, ZERO) + amount
     # Charges claimed on a bill of another patient key (rare) and explicit bill ids.
     bills = {c.bill_id for c in charges if c.bill_id} | {s.bill_id for s in history.sent.values()}
     history.bill_rejected.update(bill_rejected(conn, bills))
@@ -132,6 +151,9 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
 #: worker runs, so a positive answer is kept instead of inspecting the schema every run.
 _HAS_BILLS: weakref.WeakSet[Engine] = weakref.WeakSet()
 _BILLS = table("bills", column("bill_id"), column("rejected"))
+_BILLS_REJECTED = select(_BILLS.c.bill_id, _BILLS.c.rejected).where(
+    _BILLS.c.bill_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def bill_rejected(conn: Connection, bill_ids: Iterable[str]) -> dict[str, bool]:
@@ -143,7 +165,7 @@ def bill_rejected(conn: Connection, bill_ids: Iterable[str]) -> dict[str, bool]:
         if not inspect(conn).has_table("bills"):
             return {}
         _HAS_BILLS.add(conn.engine)
-    rows = conn.execute(select(_BILLS.c.bill_id, _BILLS.c.rejected).where(_BILLS.c.bill_id.in_(ids)))
+    rows = conn.execute(_BILLS_REJECTED, {"ids": ids})
     return {bid: bool(rejected) for bid, rejected in rows}
 
 
@@ -151,10 +173,7 @@ def failure_states(conn: Connection, charge_ids: Iterable[str]) -> dict[str, Fai
     ids = list(set(charge_ids))
     if not ids:
         return {}
-    f = t.failures.c
-    rows = conn.execute(
-        select(f.charge_id, f.oldest_failure_date, f.failure_count, f.status).where(f.charge_id.in_(ids))
-    )
+    rows = conn.execute(_FAILURE_STATES, {"ids": ids})
     return {r.charge_id: FailureState(r.oldest_failure_date, r.failure_count, r.status) for r in rows}
 
 
@@ -215,6 +234,9 @@ def save_run(
     now: dt.datetime,
     received: Mapping[tuple[str, int], bytes] | None = None,
     claims_json: Mapping[str, str] | None = None,
+    *,
+    held: AbstractSet[Key] | None = None,
+    failure_ids: Container[str] | None = None,
 ) -> None:
     """Write a run's claims, failures, holds and tracking rows (bulk statements).
 
@@ -222,6 +244,10 @@ def save_run(
     stored as its `charge_json` as they are (they decoded as a Charge, so they are a valid
     one), instead of serialising the decoded charge again. `claims_json` likewise holds
     each claim as already serialised for publishing, by claim_id.
+
+    What the run's transaction already read may be passed to save queries: `held`, the
+    run's versions stored as held (seen()'s third answer), and `failure_ids`, the charge
+    ids with a failure row (failure_states()'s keys). None means "not known": look.
     """
     raw = received or {}
     published = claims_json or {}
@@ -234,10 +260,10 @@ def save_run(
         _insert_claims(conn, [_claim_row(c, published.get(c.claim_id)) for c in result.claims])
         _insert_lines(conn, [row for c in result.claims for row in _line_rows(c)])
     if result.failed:
-        failure_rows.save_failures(conn, result.failed, result, now)
+        failure_rows.save_failures(conn, result.failed, result, now, existing=failure_ids)
     if result.resolved:
         failure_rows.resolve(conn, result.resolved, now)
-    existing_held = _held_keys(conn, list(result.outcomes))
+    existing_held = _held_keys(conn, list(result.outcomes)) if held is None else held
     new_held = [c for c in result.held if (c.charge_id, c.version) not in existing_held]
     _insert_held(
         conn,
@@ -247,6 +273,7 @@ def save_run(
     run_number = result.run_number
     for key, outcome in result.outcomes.items():
         c = outcome.charge
+        stored, data = answers.get(key), raw.get(key)
         row = (
             c.charge_id,
             c.version,
@@ -257,8 +284,8 @@ def save_run(
             outcome.kind,
             run_number,
             outcome.claim_id,
-            orjson.dumps(answers.get(key, [])).decode(),
-            charge_json(c),
+            orjson.dumps(stored).decode() if stored is not None else "[]",
+            data.decode("utf-8") if data is not None else c.model_dump_json(),
             now,
         )
         if key in existing_held:

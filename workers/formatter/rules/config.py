@@ -12,6 +12,7 @@ the missing payer).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -83,6 +84,10 @@ class PayerRules:
 
     def applies(self, code: str) -> bool:
         return self.rules.get(code, True)
+
+    @cached_property
+    def timely_filing_delta(self) -> dt.timedelta:
+        return dt.timedelta(days=self.timely_filing_days)
 
     @cached_property
     def checks(self) -> tuple[Check, ...]:
@@ -232,4 +237,11 @@ class RuleBook:
         return self.rules_for(payer.payer_type, payer.payer_id)
 
     def rules_for_charge(self, charge: Charge) -> PayerRules:
-        return self.rules_for_payer(charge.primary_payer)
+        # rules_for_payer(charge.primary_payer), unrolled: it runs for every charge.
+        payers = charge.payers
+        if not payers:
+            return self.rules_for(None)
+        payer = payers[0]
+        payer_id = payer.payer_id
+        merged = self._merged.get((payer.payer_type, payer_id if payer_id in self.payers else None))
+        return merged if merged is not None else self.rules_for(payer.payer_type, payer_id)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
+from operator import attrgetter
 
 from contracts.charge import Charge
 from contracts.claim import RuleResult
 from workers.formatter.rules.context import RuleContext
-from workers.formatter.rules.results import blank, error
+from workers.formatter.rules.results import PASS, Results, blank, error
 
 #: (field path, how to read it, what the biller should do)
 REQUIRED: tuple[tuple[str, Callable[[Charge], object], str], ...] = (
@@ -39,12 +40,49 @@ REQUIRED: tuple[tuple[str, Callable[[Charge], object], str], ...] = (
 )
 
 
-def check_required_fields(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+#: REQUIRED's paths by the type the contract gives them: text (or None), and the rest
+#: (dates, numbers, lists, or None). A charge that has every one of them, as nearly all
+#: do, is recognised in a few C calls instead of 18 readers.
+REQUIRED_TEXT_PATHS = (
+    "company_id",
+    "practice_id",
+    "location_id",
+    "patient.id",
+    "patient.first_name",
+    "patient.last_name",
+    "patient.sex",
+    "rendering_provider.npi",
+    "billing_provider.npi",
+    "billing_provider.tax_id",
+    "procedure_code",
+    "place_of_service",
+)
+REQUIRED_VALUE_PATHS = ("patient.birth_date", "payers", "service_date", "units", "amount", "diagnoses")
+_texts = attrgetter(*REQUIRED_TEXT_PATHS)
+_values = attrgetter(*REQUIRED_VALUE_PATHS)
+
+
+def has_required_fields(charge: Charge) -> bool:
+    """True when no REQUIRED field is missing (the slow answer is missing_fields() == [])."""
+    texts = _texts(charge)
+    if None in texts or not all(map(str.strip, texts)):
+        return False
+    values = _values(charge)
+    # payers and diagnoses are lists: missing when empty.
+    return None not in values and bool(values[1]) and bool(values[5])
+
+
+def missing_fields(charge: Charge) -> list[RuleResult]:
+    out = []
     for path, read, fix in REQUIRED:
         value = read(charge)
-        # blank(), inlined: this runs 18 times per charge.
         if value is None or (isinstance(value, str) and not value.strip()):
-            yield error("REQUIRED_FIELD", f"{path} is missing; {fix}", path)
+            out.append(error("REQUIRED_FIELD", f"{path} is missing; {fix}", path))
+    return out
+
+
+def check_required_fields(charge: Charge, ctx: RuleContext) -> Results:
+    return PASS if has_required_fields(charge) else missing_fields(charge)
 
 
 def npi_check_digit(first_nine: str) -> int:
@@ -79,7 +117,11 @@ _NPI_FIELDS = (
 )
 
 
-def check_npis(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+def check_npis(charge: Charge, ctx: RuleContext) -> Results:
+    rendering, billing = charge.rendering_provider.npi, charge.billing_provider.npi
+    if rendering and billing and valid_npi(rendering) and valid_npi(billing):
+        return PASS
+    out = []
     for path, who, read in _NPI_FIELDS:
         npi = read(charge)
         if blank(npi) or valid_npi(npi):
@@ -88,22 +130,25 @@ def check_npis(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
             problem = "fails the NPI check digit"
         else:
             problem = "is not 10 digits starting with 1 or 2"
-        yield error("NPI_CHECK_DIGIT", f"{path} {npi} {problem}; check the {who}'s NPI", path)
+        out.append(error("NPI_CHECK_DIGIT", f"{path} {npi} {problem}; check the {who}'s NPI", path))
+    return out
 
 
-def check_tax_id(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+def check_tax_id(charge: Charge, ctx: RuleContext) -> Results:
     tax_id = charge.billing_provider.tax_id
-    if blank(tax_id):
-        return
-    assert tax_id is not None
+    if tax_id is None or not tax_id.strip():
+        return PASS
     digits = tax_id.replace("-", "")
-    if not (len(digits) == 9 and digits.isascii() and digits.isdigit()):
-        # The value is not echoed: a sole practitioner's tax id can be an SSN.
-        yield error(
+    if len(digits) == 9 and digits.isascii() and digits.isdigit():
+        return PASS
+    # The value is not echoed: a sole practitioner's tax id can be an SSN.
+    return [
+        error(
             "TAX_ID_FORMAT",
             "billing_provider.tax_id is not 9 digits; enter the billing EIN as 12-3456789",
             "billing_provider.tax_id",
         )
+    ]
 
 
 MAX_AGE = 150
@@ -113,10 +158,10 @@ def age_on(birth: dt.date, on: dt.date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def check_birth_date(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+def check_birth_date(charge: Charge, ctx: RuleContext) -> Results:
     birth = charge.patient.birth_date
     if birth is None:
-        return
+        return PASS
     field = "patient.birth_date"
     service = charge.service_date
     if birth > ctx.today:
@@ -126,26 +171,33 @@ def check_birth_date(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
     elif age_on(birth, service or ctx.today) >= MAX_AGE:
         problem = f"implies an age of {MAX_AGE} or more"
     else:
-        return
-    yield error("BIRTH_DATE_INVALID", f"patient birth date {problem}; check the patient's birth date", field)
+        return PASS
+    return [
+        error("BIRTH_DATE_INVALID", f"patient birth date {problem}; check the patient's birth date", field)
+    ]
 
 
 def _payer_label(index: int, name: str, payer_id: str) -> str:
     return f"payers[{index}] ({name.strip() or payer_id})"
 
 
-def check_member_ids(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+def check_member_ids(charge: Charge, ctx: RuleContext) -> Results:
+    out: list[RuleResult] = []
     for index, payer in enumerate(charge.payers):
-        if payer.payer_type == "patient" or not blank(payer.member_id):
+        member_id = payer.member_id
+        if payer.payer_type == "patient" or (member_id is not None and member_id.strip()):
             continue
         if not ctx.rules_for_payer(payer).applies("MEMBER_ID_MISSING"):
             continue
         label = _payer_label(index, payer.name, payer.payer_id)
-        yield error(
-            "MEMBER_ID_MISSING",
-            f"{label}: member id is missing; add the member id from the patient's insurance card",
-            f"payers[{index}].member_id",
+        out.append(
+            error(
+                "MEMBER_ID_MISSING",
+                f"{label}: member id is missing; add the member id from the patient's insurance card",
+                f"payers[{index}].member_id",
+            )
         )
+    return out or PASS
 
 
 MBI = re.compile(
@@ -158,20 +210,25 @@ def valid_mbi(value: str) -> bool:
     return MBI.fullmatch(value) is not None
 
 
-def check_medicare_mbis(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+def check_medicare_mbis(charge: Charge, ctx: RuleContext) -> Results:
+    out: list[RuleResult] = []
     for index, payer in enumerate(charge.payers):
-        if payer.payer_type != "medicare" or blank(payer.member_id):
+        member_id = payer.member_id
+        if payer.payer_type != "medicare" or member_id is None or not member_id.strip():
             continue
-        assert payer.member_id is not None
-        if valid_mbi(payer.member_id):
+        if MBI.fullmatch(member_id) is not None:
             continue
         if not ctx.rules_for_payer(payer).applies("MEDICARE_MBI_FORMAT"):
             continue
         label = _payer_label(index, payer.name, payer.payer_id)
-        yield error(
-            "MEDICARE_MBI_FORMAT",
-            # No example MBI here: it could be taken for (or be part of) the patient's own.
-            f"{label}: member id is not a Medicare Beneficiary Identifier (11 capital letters and "
-            "digits in the CMS pattern, no dashes); copy the MBI from the patient's Medicare card",
-            f"payers[{index}].member_id",
+        out.append(
+            error(
+                "MEDICARE_MBI_FORMAT",
+                # No example MBI here: it could be taken for (or be part of) the patient's own.
+                f"{label}: member id is not a Medicare Beneficiary Identifier (11 capital letters "
+                "and digits in the CMS pattern, no dashes); copy the MBI from the patient's "
+                "Medicare card",
+                f"payers[{index}].member_id",
+            )
         )
+    return out or PASS

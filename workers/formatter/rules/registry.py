@@ -218,8 +218,16 @@ def evaluate(charge: Charge, ctx: RuleContext) -> list[RuleResult]:
     Which rules run is the primary payer's setting in the rule book (`RuleContext.book`).
     """
     results: list[RuleResult] = []
-    for check in ctx.rules(charge).checks:
-        results.extend(check(charge, ctx))
+    rules = ctx.rules(charge)
+    # Several checks read the same payer settings; look them up once for this charge.
+    ctx.remember(charge, rules)
+    try:
+        for check in rules.checks:
+            found = check(charge, ctx)
+            if found:
+                results.extend(found)
+    finally:
+        ctx.remember(None, None)
     return results
 
 

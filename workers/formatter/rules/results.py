@@ -6,7 +6,7 @@ field, so a biller sees one reason per gap, not one per rule that needed it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from contracts.charge import Charge
@@ -14,6 +14,14 @@ from contracts.claim import RuleResult
 
 if TYPE_CHECKING:
     from workers.formatter.rules.context import RuleContext
+
+
+#: What a check returns. A plain function returning a sequence, not a generator: most
+#: checks find nothing, and a generator object per check and charge cost more than the
+#: checks themselves.
+Results = Sequence[RuleResult]
+#: The shared answer of a check that found nothing.
+PASS: Results = ()
 
 
 def blank(value: object) -> bool:

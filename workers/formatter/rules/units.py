@@ -2,48 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from contracts.charge import Charge
-from contracts.claim import RuleResult
 from workers.formatter.rules.context import RuleContext
-from workers.formatter.rules.results import error, warning
+from workers.formatter.rules.results import PASS, Results, error, warning
 
 #: PT and OT evaluations and re-evaluations: one per encounter, whatever the time spent.
 EVALUATION_CODES = frozenset(f"9716{n}" for n in range(1, 9))
 
 
-def check_evaluation_units(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+def check_evaluation_units(charge: Charge, ctx: RuleContext) -> Results:
     # Fewer than 1 unit is UNITS_INVALID's to report, for every code alike.
     if charge.procedure_code in EVALUATION_CODES and charge.units is not None and charge.units > 1:
-        yield error(
-            "EVALUATION_UNITS",
-            f"units {charge.units} on evaluation code {charge.procedure_code}; an evaluation or "
-            "re-evaluation bills exactly 1 unit: set units to 1",
-            "units",
-        )
+        return [
+            error(
+                "EVALUATION_UNITS",
+                f"units {charge.units} on evaluation code {charge.procedure_code}; an evaluation or "
+                "re-evaluation bills exactly 1 unit: set units to 1",
+                "units",
+            )
+        ]
+    return PASS
 
 
-def check_units(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
+def check_units(charge: Charge, ctx: RuleContext) -> Results:
     units, code = charge.units, charge.procedure_code
     if units is None:
-        return
+        return PASS
     if units < 1:
-        yield error("UNITS_INVALID", f"units {units} is less than 1; bill at least 1 unit", "units")
-        return
+        return [error("UNITS_INVALID", f"units {units} is less than 1; bill at least 1 unit", "units")]
     if not code:
-        return
+        return PASS
     if code in EVALUATION_CODES and ctx.rules(charge).applies("EVALUATION_UNITS"):
-        return  # EVALUATION_UNITS gives the sharper reason for the same fault
+        return PASS  # EVALUATION_UNITS gives the sharper reason for the same fault
     mue = ctx.book.tables.mue.get(code)
-    if mue is not None and units > mue.limit:
-        yield error(
+    if mue is None or units <= mue.limit:
+        return PASS
+    return [
+        error(
             "UNITS_INVALID",
             f"units {units} exceed the medically unlikely edit for {code} ({mue.limit} per "
             f"{'line' if mue.adjudication_indicator == 1 else 'day'}); check the units or split "
             "the service with the right modifier",
             "units",
         )
+    ]
 
 
 MINIMUM_MINUTES = 8
@@ -63,26 +65,30 @@ _METHOD_NAMES = {
 }
 
 
-def check_units_against_minutes(charge: Charge, ctx: RuleContext) -> Iterator[RuleResult]:
-    method = ctx.rules(charge).timing_method
+def check_units_against_minutes(charge: Charge, ctx: RuleContext) -> Results:
     code, minutes, units = charge.procedure_code, charge.minutes, charge.units
-    if method == "off" or minutes is None or units is None or units < 1 or not code:
-        return
+    if minutes is None or units is None or units < 1 or not code:
+        return PASS
     therapy = ctx.book.tables.therapy_codes.get(code)
     if therapy is None or not therapy.timed:
-        return
+        return PASS
     # A charge is one line, so its own minutes are the total the rule counts; both methods
     # then give the same number and differ only in how the reason is worded.
     expected = units_for_minutes(minutes)
     if units == expected:
-        return
+        return PASS
+    method = ctx.rules(charge).timing_method
+    if method == "off":
+        return PASS
     if expected == 0:
         reason = f"{minutes} minutes is less than the {MINIMUM_MINUTES} needed for one unit"
     else:
         reason = f"{minutes} minutes bill {expected} unit{'s' if expected > 1 else ''}"
-    yield warning(
-        "UNITS_MINUTES_MISMATCH",
-        f"units {units} for timed code {code} do not agree with the minutes under "
-        f"{_METHOD_NAMES[method]}: {reason}; check the minutes or the units",
-        "units",
-    )
+    return [
+        warning(
+            "UNITS_MINUTES_MISMATCH",
+            f"units {units} for timed code {code} do not agree with the minutes under "
+            f"{_METHOD_NAMES[method]}: {reason}; check the minutes or the units",
+            "units",
+        )
+    ]
