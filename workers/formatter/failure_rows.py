@@ -10,9 +10,10 @@ from collections.abc import Container, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 
 from claimflow.bulk import BulkInsert, BulkUpdate
+from claimflow.db import in_list
 from contracts import ChargeFailed, ChargeFailureResolved
 from workers.formatter import tables as t
 from workers.formatter.run import RunResult
@@ -56,6 +57,14 @@ _insert_events = BulkInsert(
 )
 
 
+# Built once (ids given at each run): a statement built per run around its id list is a
+# reference cycle that keeps the list until a full collection (see posting's storage).
+_DELETE_FAILURES = t.failures.delete().where(t.failures.c.charge_id.in_(bindparam("ids", expanding=True)))
+_DELETE_REASONS = t.failure_reasons.delete().where(
+    t.failure_reasons.c.charge_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def save_failures(
     conn: Connection,
     failed: list[ChargeFailed],
@@ -69,7 +78,6 @@ def save_failures(
     the same transaction): reasons are only written with a failure row, so a charge
     failing for the first time has nothing to delete, and most runs need no DELETE.
     """
-    f = t.failures.c
     # A charge has one failure row, its newest failing version's: two failing versions in
     # one run (a correction sent right behind the charge it corrects) are one failure.
     newest: dict[str, ChargeFailed] = {}
@@ -80,8 +88,9 @@ def save_failures(
     if existing is not None:
         ids = [i for i in ids if i in existing]
     if ids:
-        conn.execute(t.failures.delete().where(f.charge_id.in_(ids)))
-        conn.execute(t.failure_reasons.delete().where(t.failure_reasons.c.charge_id.in_(ids)))
+        params = {"ids": in_list(ids)}
+        conn.execute(_DELETE_FAILURES, params)
+        conn.execute(_DELETE_REASONS, params)
     charges = {o.charge.charge_id: o.charge for o in result.outcomes.values()}
     rows: list[tuple[Any, ...]] = []
     reasons: list[tuple[Any, ...]] = []

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, column, insert, inspect, select, table, update
 
 from claimflow.bulk import BulkInsert
+from claimflow.db import in_list
 from contracts import Charge, Claim
 from workers.formatter import failure_rows
 from workers.formatter import tables as t
@@ -48,10 +49,17 @@ Key = tuple[str, int]
 ZERO = Decimal("0.00")
 
 # Queries over a batch's ids are built once: building one per batch coerces every id in its
-# IN list; an expanding parameter takes the list as it is.
+# IN list, and the statement is a reference cycle that keeps the list alive until a full
+# collection. An expanding parameter takes the list as it is, at each run.
 _c = t.charges.c
 _SEEN = select(_c.charge_id, _c.version, _c.outcome, _c.claim_id, _c.answers).where(
     _c.charge_id.in_(bindparam("ids", expanding=True))
+)
+_CLAIM_JSON = select(t.claims.c.claim_id, t.claims.c.claim_json).where(
+    t.claims.c.claim_id.in_(bindparam("ids", expanding=True))
+)
+_HELD = select(_c.charge_id, _c.version).where(
+    _c.charge_id.in_(bindparam("ids", expanding=True)), _c.outcome == "held"
 )
 _f = t.failures.c
 _FAILURE_STATES = select(_f.charge_id, _f.oldest_failure_date, _f.failure_count, _f.status).where(
@@ -93,7 +101,7 @@ def seen(conn: Connection, keys: Sequence[Key]) -> tuple[dict[Key, dict[str, Any
     if not ids:
         return {}, {}, set()
     wanted = set(keys)
-    rows = conn.execute(_SEEN, {"ids": ids})
+    rows = conn.execute(_SEEN, {"ids": in_list(ids)})
     done: dict[Key, dict[str, Any]] = {}
     latest: dict[str, int] = {}
     held: set[Key] = set()
@@ -114,9 +122,7 @@ def claim_json(conn: Connection, claim_ids: Iterable[str]) -> dict[str, bytes]:
     ids = list(set(claim_ids))
     if not ids:
         return {}
-    rows = conn.execute(
-        select(t.claims.c.claim_id, t.claims.c.claim_json).where(t.claims.c.claim_id.in_(ids))
-    )
+    rows = conn.execute(_CLAIM_JSON, {"ids": in_list(ids)})
     return {cid: text.encode() for cid, text in rows}
 
 
@@ -128,7 +134,7 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
     if patients:
         rows = conn.execute(
             _PATIENT_LINES,
-            {"companies": list({p[0] for p in patients}), "patients": list({p[1] for p in patients})},
+            {"companies": in_list({p[0] for p in patients}), "patients": in_list({p[1] for p in patients})},
         )
         claimed, sent, therapy = history.claimed, history.sent, history.therapy_ytd
         for charge_id, version, bill_id, company, patient, date, code, mods, kind, amount in rows:
@@ -165,7 +171,7 @@ def bill_rejected(conn: Connection, bill_ids: Iterable[str]) -> dict[str, bool]:
         if not inspect(conn).has_table("bills"):
             return {}
         _HAS_BILLS.add(conn.engine)
-    rows = conn.execute(_BILLS_REJECTED, {"ids": ids})
+    rows = conn.execute(_BILLS_REJECTED, {"ids": in_list(ids)})
     return {bid: bool(rejected) for bid, rejected in rows}
 
 
@@ -173,7 +179,7 @@ def failure_states(conn: Connection, charge_ids: Iterable[str]) -> dict[str, Fai
     ids = list(set(charge_ids))
     if not ids:
         return {}
-    rows = conn.execute(_FAILURE_STATES, {"ids": ids})
+    rows = conn.execute(_FAILURE_STATES, {"ids": in_list(ids)})
     return {r.charge_id: FailureState(r.oldest_failure_date, r.failure_count, r.status) for r in rows}
 
 
@@ -311,10 +317,7 @@ def _held_keys(conn: Connection, keys: list[tuple[str, int]]) -> set[tuple[str, 
     if not keys:
         return set()
     wanted = set(keys)
-    c = t.charges.c
-    rows = conn.execute(
-        select(c.charge_id, c.version).where(c.charge_id.in_(list({k[0] for k in keys})), c.outcome == "held")
-    )
+    rows = conn.execute(_HELD, {"ids": in_list({k[0] for k in keys})})
     return {(charge_id, version) for charge_id, version in rows if (charge_id, version) in wanted}
 
 

@@ -33,13 +33,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
 )
+from sqlalchemy.sql.elements import BindParameter
 
 from claimflow.bulk import BulkInsert, BulkUpdate
-from claimflow.db import metadata
+from claimflow.db import in_list, metadata
 from contracts.base import format_money
 from contracts.claim import Claim
 from workers.posting.bill import Bill, BillPayer, cents, open_bill, reopen_from_claim
@@ -125,8 +127,9 @@ T = TypeVar("T")
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`items` in IN lists of at most CHUNK values, each padded (claimflow.db.in_list)."""
     for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
+        yield in_list(items[start : start + CHUNK])
 
 
 def _now() -> dt.datetime:
@@ -138,6 +141,26 @@ def _now() -> dt.datetime:
 
 #: What a Bill is made of: updated_at is only written (parsing it back cost a tenth of a load).
 _BILL_READ = tuple(c for c in bills.c if c.key != "updated_at")
+
+# The batch queries are built once, with the ids as an expanding parameter given at each
+# run. A statement built per batch around its list of ids was a reference cycle holding
+# that list: hundreds of ids per batch waited for a full collection, and the worker's RSS
+# climbed by tens of MB before the first one came.
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_BILLS_BY_ID = select(*_BILL_READ).where(bills.c.bill_id.in_(_IDS))
+# In id order, so two lockers take their common rows in the same order.
+_BILLS_FOR_UPDATE = _BILLS_BY_ID.order_by(bills.c.bill_id).with_for_update()
+_PAYERS_OF = (
+    select(bill_payers)
+    .where(bill_payers.c.bill_id.in_(_IDS))
+    .order_by(bill_payers.c.bill_id, bill_payers.c.sequence)
+)
+_BILL_IDS = select(bills.c.bill_id).where(bills.c.bill_id.in_(_IDS))
+_DELETE_PAYERS = delete(bill_payers).where(bill_payers.c.bill_id.in_(_IDS))
+_OPENED = select(opened_claims.c.claim_id).where(opened_claims.c.claim_id.in_(_IDS))
+_ANSWERS = select(posting_answers.c.posting_id, posting_answers.c.answer_json).where(
+    posting_answers.c.posting_id.in_(_IDS)
+)
 
 
 def load_bills(conn: Connection, bill_ids: Iterable[str], *, for_update: bool = False) -> dict[str, Bill]:
@@ -151,18 +174,10 @@ def load_bills(conn: Connection, bill_ids: Iterable[str], *, for_update: bool = 
     ids = sorted(set(bill_ids))
     rows: list[Any] = []
     payer_rows: dict[str, list[BillPayer]] = {}
+    query = _BILLS_FOR_UPDATE if for_update else _BILLS_BY_ID
     for chunk in _chunks(ids):
-        query = select(*_BILL_READ).where(bills.c.bill_id.in_(chunk))
-        if for_update:
-            # In id order, so two lockers take their common rows in the same order.
-            query = query.order_by(bills.c.bill_id).with_for_update()
-        rows.extend(conn.execute(query).all())
-        query = (
-            select(bill_payers)
-            .where(bill_payers.c.bill_id.in_(chunk))
-            .order_by(bill_payers.c.bill_id, bill_payers.c.sequence)
-        )
-        for p in conn.execute(query).all():
+        rows.extend(conn.execute(query, {"ids": chunk}).all())
+        for p in conn.execute(_PAYERS_OF, {"ids": chunk}).all():
             payer_rows.setdefault(p[0], []).append(_payer_from_row(p))
     return {r[0]: _bill_from_row(r, payer_rows.get(r[0], [])) for r in rows}
 
@@ -233,8 +248,7 @@ def save_bills(
     known = {i for i in ids if i in before}
     unknown = [i for i in ids if i not in known]
     for chunk in _chunks(unknown):
-        found = select(bills.c.bill_id).where(bills.c.bill_id.in_(chunk))
-        known.update(conn.execute(found).scalars())
+        known.update(conn.execute(_BILL_IDS, {"ids": chunk}).scalars())
     _insert_bills(conn, [_bill_row(by_id[i], stamp) for i in ids if i not in known])
     # The key goes last: it is the UPDATE's WHERE parameter.
     _update_bills(conn, [(*_bill_row(by_id[i], stamp)[1:], i) for i in ids if i in known])
@@ -257,7 +271,7 @@ def save_bills(
     # payers is simpler than diffing and as cheap.
     stale = sorted(set(replaced) & known)
     for chunk in _chunks(stale):
-        conn.execute(delete(bill_payers).where(bill_payers.c.bill_id.in_(chunk)))
+        conn.execute(_DELETE_PAYERS, {"ids": chunk})
     _insert_payers(conn, [_payer_row(i, p) for i in replaced for p in by_id[i].payers])
 
 
@@ -271,8 +285,7 @@ def open_bills_from_claims(conn: Connection, claims: Iterable[Claim]) -> dict[st
         fresh.setdefault(claim.claim_id, claim)
     claim_ids = sorted(fresh)
     for chunk in _chunks(claim_ids):
-        seen = select(opened_claims.c.claim_id).where(opened_claims.c.claim_id.in_(chunk))
-        for claim_id in conn.execute(seen).scalars():
+        for claim_id in conn.execute(_OPENED, {"ids": chunk}).scalars():
             del fresh[claim_id]
     if not fresh:
         return {}
@@ -344,10 +357,7 @@ def find_answers(conn: Connection, posting_ids: Iterable[str]) -> dict[str, byte
     """The answers already given to any of `posting_ids`, as published."""
     found: dict[str, bytes] = {}
     for chunk in _chunks(sorted(set(posting_ids))):
-        query = select(posting_answers.c.posting_id, posting_answers.c.answer_json).where(
-            posting_answers.c.posting_id.in_(chunk)
-        )
-        for posting_id, text in conn.execute(query).all():
+        for posting_id, text in conn.execute(_ANSWERS, {"ids": chunk}).all():
             found[posting_id] = text.encode("utf-8")
     return found
 
