@@ -70,12 +70,12 @@ def save_failures(
     failed: list[ChargeFailed],
     result: RunResult,
     now: dt.datetime,
-    existing: Container[str] | None = None,
+    existing: Container[str],
 ) -> None:
     """Replace the failure rows and reasons of the failed charges.
 
-    `existing`, when given, holds every charge id that has a failure row (read earlier in
-    the same transaction): reasons are only written with a failure row, so a charge
+    `existing` holds every charge id that has a failure row (read earlier in the same
+    transaction): reasons are only written with a failure row, so a charge
     failing for the first time has nothing to delete, and most runs need no DELETE.
     """
     # A charge has one failure row, its newest failing version's: two failing versions in
@@ -84,9 +84,7 @@ def save_failures(
     for x in failed:
         if x.charge_id not in newest or x.charge_version > newest[x.charge_id].charge_version:
             newest[x.charge_id] = x
-    ids = list(newest)
-    if existing is not None:
-        ids = [i for i in ids if i in existing]
+    ids = [i for i in newest if i in existing]
     if ids:
         params = {"ids": in_list(ids)}
         conn.execute(_DELETE_FAILURES, params)

@@ -99,8 +99,8 @@ class FormatterHandler:
         conn: Connection,
         charges: list[Charge],
         now: dt.datetime,
-        received: dict[tuple[str, int], bytes] | None = None,
-        held: set[tuple[str, int]] | None = None,
+        received: dict[tuple[str, int], bytes],
+        held: set[tuple[str, int]],
     ) -> list[Outgoing]:
         run_number = storage.next_run(conn, now)
         history = storage.load_history(conn, charges)

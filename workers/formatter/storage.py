@@ -58,9 +58,6 @@ _SEEN = select(_c.charge_id, _c.version, _c.outcome, _c.claim_id, _c.answers).wh
 _CLAIM_JSON = select(t.claims.c.claim_id, t.claims.c.claim_json).where(
     t.claims.c.claim_id.in_(bindparam("ids", expanding=True))
 )
-_HELD = select(_c.charge_id, _c.version).where(
-    _c.charge_id.in_(bindparam("ids", expanding=True)), _c.outcome == "held"
-)
 _f = t.failures.c
 _FAILURE_STATES = select(_f.charge_id, _f.oldest_failure_date, _f.failure_count, _f.status).where(
     _f.charge_id.in_(bindparam("ids", expanding=True))
@@ -241,8 +238,8 @@ def save_run(
     received: Mapping[tuple[str, int], bytes] | None = None,
     claims_json: Mapping[str, str] | None = None,
     *,
-    held: AbstractSet[Key] | None = None,
-    failure_ids: Container[str] | None = None,
+    held: AbstractSet[Key],
+    failure_ids: Container[str],
 ) -> None:
     """Write a run's claims, failures, holds and tracking rows (bulk statements).
 
@@ -251,9 +248,9 @@ def save_run(
     one), instead of serialising the decoded charge again. `claims_json` likewise holds
     each claim as already serialised for publishing, by claim_id.
 
-    What the run's transaction already read may be passed to save queries: `held`, the
-    run's versions stored as held (seen()'s third answer), and `failure_ids`, the charge
-    ids with a failure row (failure_states()'s keys). None means "not known": look.
+    What the run's transaction already read saves queries here: `held`, the run's versions
+    stored as held (seen()'s third answer), and `failure_ids`, the charge ids with a
+    failure row (failure_states()'s keys).
     """
     raw = received or {}
     published = claims_json or {}
@@ -269,8 +266,7 @@ def save_run(
         failure_rows.save_failures(conn, result.failed, result, now, existing=failure_ids)
     if result.resolved:
         failure_rows.resolve(conn, result.resolved, now)
-    existing_held = _held_keys(conn, list(result.outcomes)) if held is None else held
-    new_held = [c for c in result.held if (c.charge_id, c.version) not in existing_held]
+    new_held = [c for c in result.held if (c.charge_id, c.version) not in held]
     _insert_held(
         conn,
         [(c.charge_id, c.version, c.company_id, c.claim_delay_until, charge_json(c)) for c in new_held],
@@ -294,7 +290,7 @@ def save_run(
             data.decode("utf-8") if data is not None else c.model_dump_json(),
             now,
         )
-        if key in existing_held:
+        if key in held:
             if outcome.kind == "held":
                 continue  # redelivered before its date: still held, nothing changes
             # A held charge that comes back on its release date: its row takes the outcome.
@@ -311,14 +307,6 @@ def save_run(
         else:
             rows.append(row)
     _insert_charges(conn, rows)
-
-
-def _held_keys(conn: Connection, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
-    if not keys:
-        return set()
-    wanted = set(keys)
-    rows = conn.execute(_HELD, {"ids": in_list({k[0] for k in keys})})
-    return {(charge_id, version) for charge_id, version in rows if (charge_id, version) in wanted}
 
 
 def _claim_row(claim: Claim, published: str | None) -> tuple[Any, ...]:
