@@ -29,10 +29,6 @@ metadata = MetaData(
 )
 
 
-#: WAL pages after which a commit checkpoints (SQLite's default is 1,000); see make_engine.
-WAL_AUTOCHECKPOINT_PAGES = 10_000
-
-
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -86,12 +82,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            # A batch dirties thousands of pages at random (one per B-tree a row touches),
-            # so SQLite's default of checkpointing every 1,000 pages (4 MB) of WAL copied
-            # pages back about once a batch, and a page written by several batches once per
-            # batch. With 10,000 the WAL peaks at ~60 MB and posting over 1M postings ran
-            # 5-18% faster in alternating runs (docs/PERFORMANCE.md).
-            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "checkout")
@@ -112,6 +102,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+#: WAL pages after which a commit checkpoints: SQLite's default, and the one for a backlog.
+CHECKPOINT_PAGES = 1_000
+BACKLOG_CHECKPOINT_PAGES = 10_000
+#: A batch of this many messages means the worker is working through a backlog.
+BACKLOG_BATCH = 100
+
+
+def pace_checkpoints(conn: Connection, messages: int) -> None:
+    """Checkpoint SQLite's WAL less often while a batch of `messages` says there is a backlog.
+
+    A full batch dirties thousands of pages at random (one per B-tree a row touches), so
+    checkpointing every 1,000 pages (4 MB, SQLite's default) copied pages back about once a
+    batch, and a page written by several batches once per batch. Every 10,000 pages: 5-18%
+    more postings a second over 1M postings. But the commit that checkpoints waits for it,
+    and at low load a 40 MB checkpoint every few seconds put 240-300 ms answers at the p99.9
+    (docs/PERFORMANCE.md); small batches keep the default. Called in each batch's
+    transaction; a PRAGMA runs only when the pace changes. No-op on PostgreSQL.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    pages = BACKLOG_CHECKPOINT_PAGES if messages >= BACKLOG_BATCH else CHECKPOINT_PAGES
+    info = conn.info  # the DBAPI connection's: it outlives this checkout
+    if info.get("wal_autocheckpoint", CHECKPOINT_PAGES) != pages:
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+        info["wal_autocheckpoint"] = pages
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from claimflow.db import unit_of_work
+from claimflow.db import pace_checkpoints, unit_of_work
 from claimflow.logs import get_logger
 from contracts.codec import DecodeError, decode
 from workers.common.deadletter import dead_letter
@@ -201,6 +201,7 @@ class BatchRunner(Generic[M]):
 
     def _handle_in_transaction(self, items: list[Incoming[M]]) -> list[Outgoing]:
         with unit_of_work(self.engine) as conn:
+            pace_checkpoints(conn, len(items))
             return self.handler.handle(conn, items)
 
     async def _publish(self, out: list[Outgoing]) -> None:
