@@ -118,7 +118,7 @@ def pace_checkpoints(conn: Connection, messages: int) -> None:
     checkpointing every 1,000 pages (4 MB, SQLite's default) copied pages back about once a
     batch, and a page written by several batches once per batch. Every 10,000 pages: 5-18%
     more postings a second over 1M postings. But the commit that checkpoints waits for it,
-    and at low load a 40 MB checkpoint every few seconds put 240-300 ms answers at the p99.9
+    and at low load a 40 MB checkpoint every few seconds put 170-300 ms answers at the p99.9
     (docs/PERFORMANCE.md); small batches keep the default. Called in each batch's
     transaction; a PRAGMA runs only when the pace changes. No-op on PostgreSQL.
     """
