@@ -235,8 +235,8 @@ def save_run(
     result: RunResult,
     answers: dict[tuple[str, int], list[tuple[str, str, str]]],
     now: dt.datetime,
-    received: Mapping[tuple[str, int], bytes] | None = None,
-    claims_json: Mapping[str, str] | None = None,
+    received: Mapping[tuple[str, int], bytes],
+    claims_json: Mapping[str, str],
     *,
     held: AbstractSet[Key],
     failure_ids: Container[str],
@@ -245,22 +245,21 @@ def save_run(
 
     `received` holds the bytes each charge arrived as, by (charge_id, version): they are
     stored as its `charge_json` as they are (they decoded as a Charge, so they are a valid
-    one), instead of serialising the decoded charge again. `claims_json` likewise holds
-    each claim as already serialised for publishing, by claim_id.
+    one), instead of serialising the decoded charge again; a charge without them (a message
+    with no value) is serialised. `claims_json` holds every claim of the run as already
+    serialised for publishing, by claim_id.
 
     What the run's transaction already read saves queries here: `held`, the run's versions
     stored as held (seen()'s third answer), and `failure_ids`, the charge ids with a
     failure row (failure_states()'s keys).
     """
-    raw = received or {}
-    published = claims_json or {}
 
     def charge_json(c: Charge) -> str:
-        data = raw.get((c.charge_id, c.version))
+        data = received.get((c.charge_id, c.version))
         return data.decode("utf-8") if data is not None else c.model_dump_json()
 
     if result.claims:
-        _insert_claims(conn, [_claim_row(c, published.get(c.claim_id)) for c in result.claims])
+        _insert_claims(conn, [_claim_row(c, claims_json[c.claim_id]) for c in result.claims])
         _insert_lines(conn, [row for c in result.claims for row in _line_rows(c)])
     if result.failed:
         failure_rows.save_failures(conn, result.failed, result, now, existing=failure_ids)
@@ -275,7 +274,7 @@ def save_run(
     run_number = result.run_number
     for key, outcome in result.outcomes.items():
         c = outcome.charge
-        stored, data = answers.get(key), raw.get(key)
+        stored, data = answers.get(key), received.get(key)
         row = (
             c.charge_id,
             c.version,
@@ -309,7 +308,7 @@ def save_run(
     _insert_charges(conn, rows)
 
 
-def _claim_row(claim: Claim, published: str | None) -> tuple[Any, ...]:
+def _claim_row(claim: Claim, published: str) -> tuple[Any, ...]:
     return (
         claim.claim_id,
         claim.bill_id,
@@ -319,7 +318,7 @@ def _claim_row(claim: Claim, published: str | None) -> tuple[Any, ...]:
         claim.patient.id,
         claim.service_date,
         claim.total_amount,
-        published if published is not None else claim.model_dump_json(),
+        published,
         claim.created_at,
     )
 
