@@ -19,7 +19,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 
 from bench import data
-from bench.common import BENCH_HOME, BenchEnv, create_plain_topics, produce, run_id
+from bench.common import BENCH_HOME, BenchEnv, create_plain_topics, frozen_heap, produce, run_id
+from workers.common.collector import GC_THRESHOLD
 
 
 class _Assigned(ConsumerRebalanceListener):
@@ -40,36 +41,42 @@ async def python_passthrough(env: BenchEnv, n: int) -> dict[str, Any]:
     await create_plain_topics(env.bootstrap, [source, sink])
     await produce(env.bootstrap, source, data.charge_messages(n))
 
-    # The same client settings as the workers' faust app (workers/common/app.py).
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=env.bootstrap,
-        group_id=f"bench-ceiling-{tag}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_poll_records=1000,
-    )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=env.bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024
-    )
-    assigned = _Assigned()
-    await producer.start()
-    await consumer.start()
-    consumer.subscribe([source], listener=assigned)
-    moved = 0
-    try:
-        while moved < n:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
-            futures = [
-                await producer.send(sink, r.value, key=r.key) for records in batch.values() for r in records
-            ]
-            await asyncio.gather(*futures)
-            if batch:
-                await consumer.commit()
-            moved += len(futures)
-        ended = time.time()
-    finally:
-        await consumer.stop()
-        await producer.stop()
+    # The workers' collector settings too (workers/common/collector.py): collecting the
+    # bench's own heap (its imports, templates, results) slowed this loop by about 15%
+    # (docs/PERFORMANCE.md), which no worker process pays.
+    with frozen_heap(GC_THRESHOLD):
+        # The same client settings as the workers' faust app (workers/common/app.py).
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=env.bootstrap,
+            group_id=f"bench-ceiling-{tag}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            max_poll_records=1000,
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=env.bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024
+        )
+        assigned = _Assigned()
+        await producer.start()
+        await consumer.start()
+        consumer.subscribe([source], listener=assigned)
+        moved = 0
+        try:
+            while moved < n:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+                futures = [
+                    await producer.send(sink, r.value, key=r.key)
+                    for records in batch.values()
+                    for r in records
+                ]
+                await asyncio.gather(*futures)
+                if batch:
+                    await consumer.commit()
+                moved += len(futures)
+            ended = time.time()
+        finally:
+            await consumer.stop()
+            await producer.stop()
     started = assigned.at or ended
     seconds = ended - started
     return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,24 @@ BENCH_PORT = 49092
 #: Matches contracts/topics.py: the worker topics and the ceiling's topics are partitioned
 #: alike, so the ceiling moves messages the way the workers have to.
 PARTITIONS = 6
+
+
+@contextlib.contextmanager
+def frozen_heap(threshold: tuple[int, int, int]) -> Iterator[None]:
+    """Freeze what this process holds, collect with `threshold` inside, restore both after.
+
+    The bench process carries the whole bench (its imports, templates, results so far);
+    what it measures in-process must not pay for collecting that.
+    """
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*threshold)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def run_id() -> str:

@@ -27,7 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import data
-from bench.common import BenchEnv, GroupWatch, percentile, start_worker
+from bench.common import BenchEnv, GroupWatch, frozen_heap, percentile, start_worker
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, POSTING_RESULTS, POSTINGS
 
 TICK = 0.01
@@ -45,18 +45,12 @@ def no_full_collections() -> Iterator[None]:
     it holds (the templates, every answer so far) and took 120-300 ms here: the sender
     stopped, then caught up with a burst of a few hundred messages, and answers that
     arrived meanwhile were stamped late. Both landed in the tail (docs/PERFORMANCE.md).
-    What exists when the load starts is frozen out of collection and full collections
-    wait until the load is over; young ones still run, so cyclic garbage stays bounded.
+    Full collections wait until the load is over; young ones still run, so cyclic
+    garbage stays bounded.
     """
-    threshold = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(threshold[0], threshold[1], 1_000_000)
-    try:
+    young, middle, _ = gc.get_threshold()
+    with frozen_heap((young, middle, 1_000_000)):
         yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 def _charge_answers(value: bytes) -> list[str]:

@@ -53,7 +53,7 @@ def worker(
     configure(settings.log_level, settings.log_format)
     create_all(make_engine(settings.database_url))
     faust_app = importlib.import_module(WORKERS[name]).build(settings)
-    from workers.common.app import tune_gc
+    from workers.common.collector import tune_gc
 
     tune_gc()
     from workers.common.consumer import EXIT_LOOP_FAILED, BatchConsumer

@@ -9,7 +9,6 @@ at-least-once; every effect is idempotent by a business key (see workers/common/
 
 from __future__ import annotations
 
-import gc
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -111,17 +110,3 @@ def serve_batches(
         await app.add_runtime_dependency(service)
 
     return service
-
-
-def tune_gc() -> None:
-    """Make the cyclic garbage collector cheap for a batch worker; call once the app is built.
-
-    A batch of 500 charges allocates a few hundred thousand short-lived objects, and each
-    full collection walked every object alive since start-up (modules, models, rule
-    tables): about a third of the formatter's CPU (docs/PERFORMANCE.md). Start-up objects
-    are frozen out of collection for good, and young collections run every 20,000
-    allocations instead of 700. Memory stays bounded: the benchmark's RSS figure checks it.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
