@@ -10,10 +10,10 @@ from collections.abc import Container, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import Connection
 
 from claimflow.bulk import BulkInsert, BulkUpdate
-from claimflow.db import in_list
+from claimflow.db import ids_param, in_list
 from contracts import ChargeFailed, ChargeFailureResolved
 from workers.formatter import tables as t
 from workers.formatter.run import RunResult
@@ -57,12 +57,9 @@ _insert_events = BulkInsert(
 )
 
 
-# Built once (ids given at each run): a statement built per run around its id list is a
-# reference cycle that keeps the list until a full collection (see posting's storage).
-_DELETE_FAILURES = t.failures.delete().where(t.failures.c.charge_id.in_(bindparam("ids", expanding=True)))
-_DELETE_REASONS = t.failure_reasons.delete().where(
-    t.failure_reasons.c.charge_id.in_(bindparam("ids", expanding=True))
-)
+# Built once, their ids given at each run (claimflow.db.ids_param).
+_DELETE_FAILURES = t.failures.delete().where(t.failures.c.charge_id.in_(ids_param()))
+_DELETE_REASONS = t.failure_reasons.delete().where(t.failure_reasons.c.charge_id.in_(ids_param()))
 
 
 def save_failures(

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, column, insert, inspect, select, table, update
+from sqlalchemy import Connection, Engine, column, insert, inspect, select, table, update
 
 from claimflow.bulk import BulkInsert
-from claimflow.db import in_list
+from claimflow.db import ids_param, in_list
 from contracts import Charge, Claim
 from workers.formatter import failure_rows
 from workers.formatter import tables as t
@@ -48,19 +48,15 @@ def close_run(conn: Connection, run_number: int, result: RunResult, now: dt.date
 Key = tuple[str, int]
 ZERO = Decimal("0.00")
 
-# Queries over a batch's ids are built once: building one per batch coerces every id in its
-# IN list, and the statement is a reference cycle that keeps the list alive until a full
-# collection. An expanding parameter takes the list as it is, at each run.
+# Queries over a batch's ids are built once, their ids given at each run (claimflow.db.ids_param).
 _c = t.charges.c
 _SEEN = select(_c.charge_id, _c.version, _c.outcome, _c.claim_id, _c.answers).where(
-    _c.charge_id.in_(bindparam("ids", expanding=True))
+    _c.charge_id.in_(ids_param())
 )
-_CLAIM_JSON = select(t.claims.c.claim_id, t.claims.c.claim_json).where(
-    t.claims.c.claim_id.in_(bindparam("ids", expanding=True))
-)
+_CLAIM_JSON = select(t.claims.c.claim_id, t.claims.c.claim_json).where(t.claims.c.claim_id.in_(ids_param()))
 _f = t.failures.c
 _FAILURE_STATES = select(_f.charge_id, _f.oldest_failure_date, _f.failure_count, _f.status).where(
-    _f.charge_id.in_(bindparam("ids", expanding=True))
+    _f.charge_id.in_(ids_param())
 )
 _l = t.claim_lines.c
 # Two IN lists on the index's columns, then the exact pairs in Python: SQLite scans the
@@ -79,8 +75,8 @@ _PATIENT_LINES = (
         _l.amount,
     )
     .where(
-        _l.company_id.in_(bindparam("companies", expanding=True)),
-        _l.patient_id.in_(bindparam("patients", expanding=True)),
+        _l.company_id.in_(ids_param("companies")),
+        _l.patient_id.in_(ids_param("patients")),
     )
     .order_by(_l.claim_id, _l.line_number)
 )
@@ -154,9 +150,7 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
 #: worker runs, so a positive answer is kept instead of inspecting the schema every run.
 _HAS_BILLS: weakref.WeakSet[Engine] = weakref.WeakSet()
 _BILLS = table("bills", column("bill_id"), column("rejected"))
-_BILLS_REJECTED = select(_BILLS.c.bill_id, _BILLS.c.rejected).where(
-    _BILLS.c.bill_id.in_(bindparam("ids", expanding=True))
-)
+_BILLS_REJECTED = select(_BILLS.c.bill_id, _BILLS.c.rejected).where(_BILLS.c.bill_id.in_(ids_param()))
 
 
 def bill_rejected(conn: Connection, bill_ids: Iterable[str]) -> dict[str, bool]:

@@ -33,15 +33,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     delete,
     insert,
     select,
 )
-from sqlalchemy.sql.elements import BindParameter
 
 from claimflow.bulk import BulkInsert, BulkUpdate
-from claimflow.db import in_list, metadata
+from claimflow.db import ids_param, in_list, metadata
 from contracts.base import format_money
 from contracts.claim import Claim
 from workers.posting.bill import Bill, BillPayer, cents, open_bill, reopen_from_claim
@@ -142,11 +140,8 @@ def _now() -> dt.datetime:
 #: What a Bill is made of: updated_at is only written (parsing it back cost a tenth of a load).
 _BILL_READ = tuple(c for c in bills.c if c.key != "updated_at")
 
-# The batch queries are built once, with the ids as an expanding parameter given at each
-# run. A statement built per batch around its list of ids was a reference cycle holding
-# that list: hundreds of ids per batch waited for a full collection, and the worker's RSS
-# climbed by tens of MB before the first one came.
-_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+# The batch queries are built once, their ids given at each run (claimflow.db.ids_param).
+_IDS = ids_param()
 _BILLS_BY_ID = select(*_BILL_READ).where(bills.c.bill_id.in_(_IDS))
 # In id order, so two lockers take their common rows in the same order.
 _BILLS_FOR_UPDATE = _BILLS_BY_ID.order_by(bills.c.bill_id).with_for_update()
