@@ -84,7 +84,7 @@ def worker_env(bootstrap: str, prefix: str, database_url: str, **extra: str) -> 
 async def produce(
     bootstrap: str,
     topic: str,
-    messages: Iterable[tuple[bytes | None, bytes]],
+    messages: Iterable[tuple[bytes | None, bytes | None]],  # a None value is a tombstone
     headers: Sequence[tuple[str, bytes]] | None = None,
 ) -> int:
     producer = AIOKafkaProducer(

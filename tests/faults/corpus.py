@@ -73,7 +73,7 @@ def corpus(
 
     raw = encode(valid)
     deep = "[" * 5000 + "]" * 5000
-    entries: list[tuple[str, bytes | None, str]] = [
+    entries: list[tuple[str, bytes | None, str | None]] = [
         ("not JSON", b"this is not json {", "not_json"),
         ("binary garbage", bytes(range(256)) * 4, "not_json"),
         ("empty", b"", "not_json"),

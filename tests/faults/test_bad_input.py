@@ -86,12 +86,12 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_go_through(
     stream: list[tuple[bytes | None, bytes | None, Bad | None]] = [
         (s.charge.account.encode(), s.charge.model_dump_json().encode(), None) for s in items
     ]
-    for i, bad in enumerate(bads):
-        stream.insert(rng.randrange(len(stream) + 1), (f"bad-{i}".encode(), bad.raw, bad))
+    for i, entry in enumerate(bads):
+        stream.insert(rng.randrange(len(stream) + 1), (f"bad-{i}".encode(), entry.raw, entry))
     keyed = {f"bad-{i}".encode(): b for i, b in enumerate(bads)}
     c = cluster(kafka_bootstrap, topic_prefix, sqlite_database)
     started = time.monotonic()
-    await produce(kafka_bootstrap, c.topic(CHARGES), [(k, v) for k, v, _ in stream])  # type: ignore[misc]
+    await produce(kafka_bootstrap, c.topic(CHARGES), [(k, v) for k, v, _ in stream])
 
     others = {s.worker: OTHER_TOPICS[s.worker] for s in STAGES if s.worker in OTHER_TOPICS and s.available()}
     other_bads: dict[bytes, Bad] = {}
@@ -99,7 +99,7 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_go_through(
         entries = [b for b in make() if b.kind is not None]
         keys = [f"{worker}-bad-{i}".encode() for i in range(len(entries))]
         other_bads.update(zip(keys, entries, strict=True))
-        await produce(kafka_bootstrap, c.topic(topic), list(zip(keys, [b.raw for b in entries], strict=True)))  # type: ignore[arg-type]
+        await produce(kafka_bootstrap, c.topic(topic), list(zip(keys, [b.raw for b in entries], strict=True)))
         c.start(worker)
     c.start("formatter")
 

@@ -38,9 +38,10 @@ def test_bulk_insert_writes_what_sqlalchemy_writes(
     pairs: list[tuple[dt.datetime, dt.date]], data: st.DataObject
 ) -> None:
     # Rows reuse earlier rows' objects, as a batch's rows share its `now`.
-    rows = []
+    rows: list[tuple[int, dt.datetime, dt.date]] = []
     for i, (stamp, day) in enumerate(pairs):
-        if rows and data.draw(st.booleans()):
+        reuse: bool = data.draw(st.booleans())
+        if rows and reuse:
             stamp = rows[data.draw(st.integers(0, len(rows) - 1))][1]
         rows.append((i, stamp, day))
     md = MetaData()

@@ -92,7 +92,8 @@ def any_charges(draw: st.DrawFn) -> Charge:
 @st.composite
 def contexts(draw: st.DrawFn, charge: Charge) -> RuleContext:
     book = BOOK
-    if charge.payers and draw(st.booleans()):
+    special: bool = draw(st.booleans())
+    if charge.payers and special:
         book = book.with_payer(
             charge.payers[0].payer_id,
             rules=draw(
