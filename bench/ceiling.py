@@ -42,8 +42,8 @@ async def python_passthrough(env: BenchEnv, n: int) -> dict[str, Any]:
     await produce(env.bootstrap, source, data.charge_messages(n))
 
     # The workers' collector settings too (workers/common/collector.py): collecting the
-    # bench's own heap (its imports, templates, results) slowed this loop by about 15%
-    # (docs/PERFORMANCE.md), which no worker process pays.
+    # bench's own heap (its imports, templates, results) slowed this loop by about 18% on
+    # average over six pairs (docs/PERFORMANCE.md), which no worker process pays.
     with frozen_heap(GC_THRESHOLD):
         # The same client settings as the workers' faust app (workers/common/app.py).
         consumer = AIOKafkaConsumer(
