@@ -84,6 +84,9 @@ async def python_passthrough(env: BenchEnv, n: int) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "msg_per_s": round(moved / seconds, 1) if seconds > 0 else None,
         "payload_bytes_avg": _avg_charge_bytes(),
+        # Results before 2026-11-23 08:00 had Python's default collector here (an ~18%
+        # lower ceiling): this says which scale a results file is on.
+        "collector": {"heap_frozen": True, "threshold": list(GC_THRESHOLD)},
     }
 
 
