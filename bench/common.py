@@ -41,6 +41,8 @@ def frozen_heap(threshold: tuple[int, int, int]) -> Iterator[None]:
     what it measures in-process must not pay for collecting that.
     """
     before = gc.get_threshold()
+    # Unfreezing is all or nothing: a heap frozen before this block stays frozen after it.
+    frozen_before = gc.get_freeze_count() > 0
     gc.collect()
     gc.freeze()
     gc.set_threshold(*threshold)
@@ -48,7 +50,8 @@ def frozen_heap(threshold: tuple[int, int, int]) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def run_id() -> str:

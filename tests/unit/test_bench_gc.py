@@ -49,3 +49,13 @@ def test_no_full_collection_inside_the_window_and_settings_restored_after() -> N
         assert seen[0] > 0  # young collections still run: cyclic garbage stays bounded
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_a_heap_frozen_before_stays_frozen() -> None:
+    gc.freeze()
+    try:
+        with no_full_collections():
+            pass
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
