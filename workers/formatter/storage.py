@@ -268,7 +268,7 @@ def save_run(
     run_number = result.run_number
     for key, outcome in result.outcomes.items():
         c = outcome.charge
-        stored, data = answers.get(key), received.get(key)
+        stored = answers.get(key)
         row = (
             c.charge_id,
             c.version,
@@ -280,7 +280,7 @@ def save_run(
             run_number,
             outcome.claim_id,
             orjson.dumps(stored).decode() if stored is not None else "[]",
-            data.decode("utf-8") if data is not None else c.model_dump_json(),
+            charge_json(c),
             now,
         )
         if key in held:
