@@ -27,7 +27,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_HOME = ROOT / "var" / "bench"
-BENCH_PORT = 49092
+#: Below Linux's ephemeral range (claimflow.testing.ports says why); another free pair is
+#: taken when something else listens here.
+BENCH_PORT = 28092
 #: Matches contracts/topics.py: the worker topics and the ceiling's topics are partitioned
 #: alike, so the ceiling moves messages the way the workers have to.
 PARTITIONS = 6
@@ -65,6 +67,7 @@ class BenchEnv:
     bootstrap: str
     run_dir: Path
     postgres: Any = None  # claimflow.testing.postgres.PostgresServer, when started
+    broker_port: int = BENCH_PORT
     broker_data: Path | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
 
@@ -91,20 +94,20 @@ class BenchEnv:
 
 def start_env(with_postgres: bool = True) -> BenchEnv:
     """Start the bench broker (fresh data dir) and, if asked, a throwaway PostgreSQL."""
-    from claimflow.broker import ensure_broker, layout_for
+    from claimflow.broker import ensure_broker, layout_for, stop_broker
+    from claimflow.testing.ports import free_port_pair
 
     data_dir = BENCH_HOME / "kafka"
-    layout = layout_for(BENCH_PORT, data_dir=data_dir)
-    from claimflow.broker import kraft
-
-    if kraft.read_pid(layout) is None:
-        # A bench starts from an empty log: what earlier runs left on disk (gigabytes in the
-        # full mode) would only slow the broker's start and fill the disk.
-        shutil.rmtree(layout.data_dir, ignore_errors=True)
-    bootstrap = ensure_broker(BENCH_PORT, data_dir=data_dir, prefix="bench.", use_env=False)
+    # A broker a killed bench left running is stopped whatever port it took (its pid file
+    # is in the data dir). A bench starts from an empty log: what earlier runs left on
+    # disk (gigabytes in the full mode) would only slow the broker's start and fill the disk.
+    stop_broker(BENCH_PORT, data_dir=data_dir)
+    shutil.rmtree(layout_for(BENCH_PORT, data_dir=data_dir).data_dir, ignore_errors=True)
+    layout = layout_for(free_port_pair(prefer=BENCH_PORT), data_dir=data_dir)
+    bootstrap = ensure_broker(layout.port, data_dir=data_dir, prefix="bench.", use_env=False)
     run_dir = BENCH_HOME / "runs" / time.strftime("%Y%m%dT%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = BenchEnv(bootstrap=bootstrap, run_dir=run_dir, broker_data=data_dir)
+    env = BenchEnv(bootstrap=bootstrap, run_dir=run_dir, broker_port=layout.port, broker_data=data_dir)
     if with_postgres:
         from claimflow.testing.postgres import start_postgres
 
@@ -119,7 +122,7 @@ def close_env(env: BenchEnv) -> None:
         worker.stop()
     if env.postgres is not None:
         env.postgres.stop()
-    stop_broker(BENCH_PORT, data_dir=env.broker_data)
+    stop_broker(env.broker_port, data_dir=env.broker_data)
     if not os.environ.get("BENCH_KEEP_DATABASES"):
         # A full run leaves gigabytes of SQLite (the formatter's alone is ~3 GB for 1M
         # charges); the logs stay in the run dir, the databases go unless asked to keep.

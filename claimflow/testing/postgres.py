@@ -17,7 +17,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimflow.logs import get_logger
+from claimflow.testing.ports import free_port
 
 log = get_logger(__name__)
 
@@ -49,13 +49,6 @@ def find_bin_dir() -> Path | None:
         return tuple(int(x) for x in p.parent.name.split(".") if x.isdigit())
 
     return max(candidates, key=version) if candidates else None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _as_root() -> bool:

@@ -20,7 +20,6 @@ import importlib.util
 import json
 import os
 import random
-import socket
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -110,25 +109,6 @@ STAGES = (
 #: Stages the formatter-fed tests (test_kill_restart.py, test_outages.py) start and kill;
 #: posting and reprocess are fed and checked by their own tests instead.
 CHECKED = frozenset({"formatter"})
-
-
-def free_port_pair() -> int:
-    """A port P with P+1 also free (a dedicated broker's controller listens on P+1).
-
-    Below Linux's ephemeral range (32768+): while the broker is down, clients reconnecting
-    to an ephemeral-range port on loopback can connect to themselves and hold the port,
-    and the restarted broker then fails with "Address already in use"."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20000, 32000, 2)
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair")
 
 
 @dataclass

@@ -15,6 +15,7 @@ import pytest
 
 from claimflow.broker import ensure_broker, stop_broker
 from claimflow.db import create_all, make_engine
+from claimflow.testing.ports import free_port_pair
 from claimflow.testing.postgres import PostgresServer, start_postgres
 from contracts.topics import CHARGES
 from tests.faults.harness import (
@@ -22,7 +23,6 @@ from tests.faults.harness import (
     charge_messages,
     conclude,
     describe,
-    free_port_pair,
     read_answered,
     read_outcome,
     samples,

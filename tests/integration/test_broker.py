@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from claimflow.broker import admin, broker_status, ensure_broker, stop_broker
 from claimflow.settings import ROOT
-from claimflow.testing.postgres import free_port
+from claimflow.testing.ports import free_port_pair
 from contracts.topics import CHARGES, CLAIMS, PARTITIONS
 
 pytestmark = pytest.mark.integration
@@ -193,19 +193,10 @@ def test_status_reports_the_running_broker(kafka_bootstrap: str, topic_prefix: s
     assert f"{topic_prefix}{CHARGES}" in status.topics
 
 
-def _free_port_pair() -> int:
-    """A port p with p + 1 also free (broker and controller), so parallel runs never clash."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65535 and not admin.port_open(f"127.0.0.1:{port + 1}", timeout=0.2):
-            return port
-    raise RuntimeError("no two adjacent free ports")
-
-
 def test_start_status_stop_lifecycle_on_another_port(tmp_path: Path) -> None:
     # Its own broker on a free port (use_env=False), so it runs even where
     # KAFKA_BOOTSTRAP_SERVERS names an external cluster for the other tests.
-    port = _free_port_pair()
+    port = free_port_pair()
     run_dir = tmp_path / "broker"
     try:
         bootstrap = ensure_broker(port, data_dir=run_dir, prefix="life.", use_env=False)
