@@ -51,23 +51,27 @@ def _step(
     return step
 
 
-def formatter_step(database_url: str, n: int, batch: int = 500) -> Callable[[], int]:
+def formatter_step(database_url: str, n: int, batch: int | None = None) -> Callable[[], int]:
+    """The formatter's step on runs of `batch` charges (the worker's run size by default)."""
     from claimflow.db import create_all, make_engine
+    from claimflow.settings import Settings
     from workers.formatter.handler import FormatterHandler
     from workers.formatter.rules import RuleBook
 
     engine = make_engine(database_url)
     create_all(engine)
-    batches = _batches(list(data.charge_messages(n)), batch)
+    batches = _batches(list(data.charge_messages(n)), batch or Settings().run_max_charges)
     return _step(engine, FormatterHandler(RuleBook.default()), batches, "billing.charges", Charge)
 
 
-def posting_step(database_url: str, n: int, batch: int = 500) -> Callable[[], int]:
+def posting_step(database_url: str, n: int, batch: int | None = None) -> Callable[[], int]:
+    """Posting's step on batches of `batch` postings (the worker's batch size by default)."""
     from claimflow.db import make_engine
+    from workers.posting.agent import MAX_BATCH
     from workers.posting.handler import PostingHandler
 
     data.seed_bills(database_url, data.cycles_for(n))
-    batches = _batches(list(data.posting_messages(n)), batch)
+    batches = _batches(list(data.posting_messages(n)), batch or MAX_BATCH)
     return _step(make_engine(database_url), PostingHandler(), batches, "billing.postings", Posting)
 
 

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
 
     # Formatter runs: a run is one batch, what the consumer has fetched, at most this many
     # charges (it never waits to fill, so a quiet feed gets small runs and quick answers).
-    run_max_charges: int = 500
+    # Under a backlog 2,000 took 12% less CPU per charge than 500; 4,000 no less than 2,000.
+    run_max_charges: int = 2000
 
     # Reporting.
     report_host: str = "127.0.0.1"
