@@ -1,9 +1,10 @@
 """`python -m bench [--quick|--medium|--full]`: every figure of the issue, in one run.
 
-Starts a dedicated broker (port 28092, below the ephemeral range; data under var/bench/kafka) and a throwaway
-PostgreSQL, measures the ceilings, each worker's throughput and memory, and the latency at
-20% of each worker's peak, then writes bench/results/latest.json (plus a timestamped copy)
-and prints a table. Nothing here asserts speed: `--quick` exists to keep the bench working.
+Starts a dedicated broker (port 28092 or another free pair below the ephemeral range, data
+under var/bench/kafka) and a throwaway PostgreSQL, measures the ceilings, each worker's
+throughput and memory, and the latency at 20% of each worker's peak, then writes
+bench/results/latest.json (plus a timestamped copy) and prints a table. Nothing here
+asserts speed: `--quick` exists to keep the bench working.
 """
 
 from __future__ import annotations

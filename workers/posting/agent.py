@@ -24,10 +24,10 @@ from workers.common.publish import publisher
 from workers.posting.handler import ClaimsHandler, PostingHandler
 
 #: Most messages in one batch (one transaction). A batch never waits to fill: it is what
-#: the consumer has fetched, so at low load it is small and answers come at once. Under a
-#: backlog a batch's fixed cost (its statements, its commit) is shared by more postings:
-#: 2,000 against 500 was 8% less CPU per posting over 600k (docs/PERFORMANCE.md).
-MAX_BATCH = 2000
+#: the consumer has fetched, so at low load it is small and answers come at once. 2,000
+#: took 8% less CPU per posting under a backlog in alternating runs, but in the full bench
+#: it bought no clear throughput and once left a 13 MB step in RSS (docs/PERFORMANCE.md).
+MAX_BATCH = 500
 
 
 def build(settings: Settings) -> faust.App:
