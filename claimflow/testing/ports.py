@@ -37,19 +37,19 @@ def free_port_pair(host: str = "127.0.0.1", *, prefer: int | None = None) -> int
     """
     if prefer is not None and _bindable(host, prefer, prefer + 1):
         return prefer
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(LOW, HIGH, 2)
-        if _bindable(host, port, port + 1):
-            return port
-    raise RuntimeError(f"no two adjacent free ports between {LOW} and {HIGH}")
+    return _pick(host, width=2)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """One free port (PostgreSQL listens on one)."""
+    return _pick(host, width=1)
+
+
+def _pick(host: str, width: int) -> int:
+    """The first of `width` adjacent free ports, drawn at random between LOW and HIGH."""
     rng = random.Random()
     for _ in range(200):
-        port = rng.randrange(LOW, HIGH)
-        if _bindable(host, port):
+        port = rng.randrange(LOW, HIGH - width + 1, width)
+        if _bindable(host, *range(port, port + width)):
             return port
-    raise RuntimeError(f"no free port between {LOW} and {HIGH}")
+    raise RuntimeError(f"no {width} adjacent free port(s) between {LOW} and {HIGH}")
