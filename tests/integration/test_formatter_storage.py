@@ -78,6 +78,32 @@ def test_a_stale_version_is_dead_lettered(engine, handler) -> None:
     assert dict(out.headers)["x-error_kind"] == b"invalid"
 
 
+def test_another_charge_under_a_handled_version_is_dead_lettered(engine, handler) -> None:
+    # The race it guards: reprocess replays a failure as version 2 while the EHR sends its
+    # own version 2. Whichever comes second must not get the first one's answers.
+    first = handle(engine, handler, [charge(version=2, procedure_code="BAD")])
+    [refused] = handle(engine, handler, [charge(version=2)])
+    assert refused.topic.endswith("dead-letter")
+    headers = dict(refused.headers)
+    assert headers["x-error_kind"] == b"invalid"
+    assert b"already handled with different content" in headers["x-error"]
+    assert refused.value == encode(charge(version=2))
+    # A redelivery of the first (even restamped) still gets its answers, and nothing changed.
+    restamped = charge(version=2, procedure_code="BAD", submitted_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    assert handle(engine, handler, [restamped]) == first
+    with engine.connect() as conn:
+        assert conn.execute(select(tables.claims)).all() == []
+        assert conn.execute(select(tables.failures.c.status)).scalar() == "open"
+
+
+def test_another_charge_under_the_same_version_in_one_batch_is_dead_lettered(engine, handler) -> None:
+    out = handle(engine, handler, [charge(), charge(), charge(procedure_code="97112")])
+    assert [o.topic.rsplit(".", 1)[-1] for o in out] == ["dead-letter", "claims"]
+    assert b"different content" in dict(out[0].headers)["x-error"]
+    with engine.connect() as conn:
+        assert len(conn.execute(select(tables.claim_lines)).all()) == 1
+
+
 def test_failure_keeps_its_oldest_date_and_resolves_on_a_good_version(engine, handler, clock) -> None:
     handle(engine, handler, [charge(procedure_code="BAD")])
     clock.now += dt.timedelta(days=2)

@@ -2,7 +2,8 @@
 
 Reads what it needs in a few queries, decides every outcome with the pure run
 (workers/formatter/run.py), writes the run and its tracking rows, and returns the answers
-to publish. A charge version seen before gets its stored answers again and nothing else.
+to publish. A charge version seen before gets its stored answers again and nothing else;
+another charge under a version number already taken is dead-lettered (versions.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from workers.formatter import storage
 from workers.formatter.history import History, rule_history
 from workers.formatter.rules import RuleBook, RuleContext, evaluate, is_held
 from workers.formatter.run import Evaluate, RunResult, run_charges
+from workers.formatter.versions import conflict_reason, same_bytes_or_charge, same_charge
 
 Clock = Callable[[], dt.datetime]
 
@@ -59,29 +61,36 @@ class FormatterHandler:
         now = self.clock()
         keys = [(i.message.charge_id, i.message.version) for i in batch]
         done, latest, held = storage.seen(conn, keys)
+        # Only a version handled before is compared with what was stored (versions.py).
+        stored = storage.stored_charges(conn, [k for k in keys if k in done]) if done else {}
         out: list[Outgoing] = []
         replay_claims: list[str] = []
         fresh: list[Charge] = []
         received: dict[tuple[str, int], bytes] = {}
-        seen: set[tuple[str, int]] = set()
+        first: dict[tuple[str, int], Incoming[Charge]] = {}
         for item, key in zip(batch, keys, strict=True):
-            if key in seen:
-                continue  # the same charge version twice in one batch: one answer
-            seen.add(key)
+            earlier = first.get(key)
+            if earlier is not None:
+                # The same charge version twice in one batch: one answer; another charge
+                # under the same number is refused.
+                if not _same_message(earlier, item):
+                    out.append(self._refuse(item, conflict_reason(*key)))
+                continue
+            first[key] = item
             if key in done:
+                if not same_bytes_or_charge(stored[key], item.source.value, item.message):
+                    out.append(self._refuse(item, conflict_reason(*key)))
+                    continue
                 row = done[key]
                 out.extend(self._stored(row["answers"]))
                 if row["claim_id"]:
                     replay_claims.append(row["claim_id"])
             elif latest.get(key[0], 0) > key[1]:
                 out.append(
-                    dead_letter(
-                        item.source,
-                        "invalid",
+                    self._refuse(
+                        item,
                         f"charge {key[0]} version {key[1]} is older than version {latest[key[0]]} "
                         "already handled; a stale version is not formatted",
-                        self.name,
-                        self.prefix,
                     )
                 )
             else:
@@ -93,6 +102,9 @@ class FormatterHandler:
         if fresh:
             out.extend(self._run(conn, fresh, now, received, held))
         return out
+
+    def _refuse(self, item: Incoming[Charge], reason: str) -> Outgoing:
+        return dead_letter(item.source, "invalid", reason, self.name, self.prefix)
 
     def _run(
         self,
@@ -138,3 +150,9 @@ class FormatterHandler:
 
     def _stored(self, answers: str) -> list[Outgoing]:
         return [Outgoing(topic, key.encode(), value.encode()) for topic, key, value in orjson.loads(answers)]
+
+
+def _same_message(a: Incoming[Charge], b: Incoming[Charge]) -> bool:
+    if a.source.value is not None and a.source.value == b.source.value:
+        return True
+    return same_charge(a.message, b.message)

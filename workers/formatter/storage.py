@@ -53,6 +53,7 @@ _c = t.charges.c
 _SEEN = select(_c.charge_id, _c.version, _c.outcome, _c.claim_id, _c.answers).where(
     _c.charge_id.in_(ids_param())
 )
+_STORED = select(_c.charge_id, _c.version, _c.charge_json).where(_c.charge_id.in_(ids_param()))
 _CLAIM_JSON = select(t.claims.c.claim_id, t.claims.c.claim_json).where(t.claims.c.claim_id.in_(ids_param()))
 _f = t.failures.c
 _FAILURE_STATES = select(_f.charge_id, _f.oldest_failure_date, _f.failure_count, _f.status).where(
@@ -109,6 +110,15 @@ def seen(conn: Connection, keys: Sequence[Key]) -> tuple[dict[Key, dict[str, Any
         if r.version > latest.get(r.charge_id, 0):
             latest[r.charge_id] = r.version
     return done, latest, held
+
+
+def stored_charges(conn: Connection, keys: Sequence[Key]) -> dict[Key, str]:
+    """The charge JSON stored for these handled versions (by charge_id, as seen() does)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = conn.execute(_STORED, {"ids": in_list({k[0] for k in wanted})})
+    return {(r.charge_id, r.version): r.charge_json for r in rows if (r.charge_id, r.version) in wanted}
 
 
 def claim_json(conn: Connection, claim_ids: Iterable[str]) -> dict[str, bytes]:
