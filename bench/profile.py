@@ -78,6 +78,8 @@ def posting_step(database_url: str, n: int, batch: int | None = None) -> Callabl
 def main(argv: list[str] | None = None) -> int:
     from pyinstrument import Profiler
 
+    from workers.common.collector import tune_gc
+
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("worker", choices=("formatter", "posting"))
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             make = formatter_step if args.worker == "formatter" else posting_step
             step = make(url, args.n)
+            tune_gc()  # as the worker does once it is built: the step's own garbage only
             profiler = Profiler(interval=0.001)
             started = time.perf_counter()
             profiler.start()
