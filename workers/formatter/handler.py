@@ -22,7 +22,7 @@ from workers.formatter import storage
 from workers.formatter.history import History, rule_history
 from workers.formatter.rules import RuleBook, RuleContext, evaluate, is_held
 from workers.formatter.run import Evaluate, RunResult, run_charges
-from workers.formatter.versions import conflict_reason, same_bytes_or_charge, same_charge
+from workers.formatter.versions import conflict_reason, same_message
 
 Clock = Callable[[], dt.datetime]
 
@@ -62,7 +62,7 @@ class FormatterHandler:
         keys = [(i.message.charge_id, i.message.version) for i in batch]
         done, latest, held = storage.seen(conn, keys)
         # Only a version handled before is compared with what was stored (versions.py).
-        stored = storage.stored_charges(conn, [k for k in keys if k in done]) if done else {}
+        stored = storage.stored_charges(conn, done.keys())
         out: list[Outgoing] = []
         replay_claims: list[str] = []
         fresh: list[Charge] = []
@@ -73,12 +73,13 @@ class FormatterHandler:
             if earlier is not None:
                 # The same charge version twice in one batch: one answer; another charge
                 # under the same number is refused.
-                if not _same_message(earlier, item):
+                if not same_message(earlier.source.value, earlier.message, item.source.value, item.message):
                     out.append(self._refuse(item, conflict_reason(*key)))
                 continue
             first[key] = item
             if key in done:
-                if not same_bytes_or_charge(stored[key], item.source.value, item.message):
+                text = stored[key]
+                if not same_message(text.encode(), text, item.source.value, item.message):
                     out.append(self._refuse(item, conflict_reason(*key)))
                     continue
                 row = done[key]
@@ -150,9 +151,3 @@ class FormatterHandler:
 
     def _stored(self, answers: str) -> list[Outgoing]:
         return [Outgoing(topic, key.encode(), value.encode()) for topic, key, value in orjson.loads(answers)]
-
-
-def _same_message(a: Incoming[Charge], b: Incoming[Charge]) -> bool:
-    if a.source.value is not None and a.source.value == b.source.value:
-        return True
-    return same_charge(a.message, b.message)

@@ -112,7 +112,7 @@ def seen(conn: Connection, keys: Sequence[Key]) -> tuple[dict[Key, dict[str, Any
     return done, latest, held
 
 
-def stored_charges(conn: Connection, keys: Sequence[Key]) -> dict[Key, str]:
+def stored_charges(conn: Connection, keys: Iterable[Key]) -> dict[Key, str]:
     """The charge JSON stored for these handled versions (by charge_id, as seen() does)."""
     wanted = set(keys)
     if not wanted:

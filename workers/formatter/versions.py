@@ -24,12 +24,17 @@ def same_charge(stored: Charge, incoming: Charge) -> bool:
     return stored.model_dump(exclude=_NOT_CONTENT) == incoming.model_dump(exclude=_NOT_CONTENT)
 
 
-def same_bytes_or_charge(stored_json: str, received: bytes | None, incoming: Charge) -> bool:
-    """same_charge() against the stored JSON, skipping the decode for identical bytes
+def same_message(
+    first: bytes | None, first_charge: Charge | str, received: bytes | None, incoming: Charge
+) -> bool:
+    """Whether `incoming` (arrived as `received`) is a redelivery of the charge that first
+    came as `first`: decoded, or as its stored JSON, decoded only when the bytes differ
     (a Kafka redelivery or a re-published replay carries exactly what was stored)."""
-    if received is not None and received == stored_json.encode():
+    if first is not None and first == received:
         return True
-    return same_charge(Charge.model_validate_json(stored_json), incoming)
+    if isinstance(first_charge, str):
+        first_charge = Charge.model_validate_json(first_charge)
+    return same_charge(first_charge, incoming)
 
 
 def conflict_reason(charge_id: str, version: int) -> str:
