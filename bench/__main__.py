@@ -28,7 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ceiling, latency, workers
+from bench import ceiling, ladder, latency, workers
 from bench.common import BenchEnv, close_env, start_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -141,9 +141,23 @@ def run(mode: Mode) -> dict[str, Any]:
         )
         results["ceiling"] = {"python_passthrough": py, "kafka_perf": perf}
         ceiling_rate = py.get("msg_per_s") if isinstance(py, dict) else None
+        # The floor under the formatter's target: the ceiling's loop doing only what no
+        # formatter can skip (bench/ladder.py).
+        rungs = _section(results, "ladder", lambda: _run(lambda: ladder.ladder(env, mode.ceiling)))
+        for r in rungs.values() if "error" not in rungs else ():
+            r["ratio_to_ceiling"] = _ratio(r, ceiling_rate)
+        results["ladder"] = rungs
 
         fmt = _section(results, "formatter", lambda: _run(lambda: workers.formatter(env, mode.formatter)))
         results["workers"] = {"formatter": fmt}
+        if mode.name != "quick":
+            # Scale-out, reported beside the per-process target: two formatters in one group
+            # on one SQLite file (writers take turns; decoding and Kafka run side by side).
+            results["workers"]["formatter_2_processes"] = _section(
+                results,
+                "formatter_2_processes",
+                lambda: _run(lambda: workers.formatter(env, mode.formatter, processes=2)),
+            )
         missing = workers.posting_available()
         if missing is None:
             results["workers"]["posting_sqlite"] = _section(
@@ -260,6 +274,16 @@ def show(results: dict[str, Any]) -> None:
     thr.add_row(
         "broker: ConsumerPerformance", _fmt(perf.get("messages")), _fmt(perf.get("consumer_msg_per_s"))
     )
+    rungs = results.get("ladder", {})
+    for name in ladder.RUNGS:
+        r = rungs.get(name, {})
+        note = r.get("error") or rungs.get("error")
+        thr.add_row(
+            "floor: ceiling + " + ladder.LABELS[name],
+            _fmt(r.get("messages")),
+            _fmt(r.get("msg_per_s")) if not note else f"[red]{str(note)[:60]}[/red]",
+            _fmt(r.get("ratio_to_ceiling")),
+        )
     for name, w in results.get("workers", {}).items():
         mem = w.get("memory", {})
         note = w.get("error") or w.get("skipped")

@@ -13,10 +13,11 @@ import asyncio
 import re
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 
 from bench import data
 from bench.common import BENCH_HOME, BenchEnv, create_plain_topics, frozen_heap, produce, run_id
@@ -35,7 +36,12 @@ class _Assigned(ConsumerRebalanceListener):
             self.at = time.time()
 
 
-async def python_passthrough(env: BenchEnv, n: int) -> dict[str, Any]:
+#: Work done on each fetched batch before its messages are passed on (bench.ladder).
+BatchWork = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
+
+
+async def python_passthrough(env: BenchEnv, n: int, work: BatchWork | None = None) -> dict[str, Any]:
+    """The ceiling; with `work`, the same loop doing that work on each batch (bench.ladder)."""
     tag = run_id()
     source, sink = f"bench.ceiling.{tag}.in", f"bench.ceiling.{tag}.out"
     await create_plain_topics(env.bootstrap, [source, sink])
@@ -64,6 +70,8 @@ async def python_passthrough(env: BenchEnv, n: int) -> dict[str, Any]:
         try:
             while moved < n:
                 batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+                if work is not None and batch:
+                    await work([r for records in batch.values() for r in records])
                 futures = [
                     await producer.send(sink, r.value, key=r.key)
                     for records in batch.values()

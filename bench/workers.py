@@ -74,9 +74,12 @@ async def _measure(
     }
 
 
-async def formatter(env: BenchEnv, n: int, timeout: float = 3600) -> dict[str, Any]:
-    """Charges in, claims and charge failures out, on SQLite (the formatter's default store)."""
-    prefix = env.prefix("fmt")
+async def formatter(env: BenchEnv, n: int, timeout: float = 3600, processes: int = 1) -> dict[str, Any]:
+    """Charges in, claims and charge failures out, on SQLite (the formatter's default store).
+
+    `processes` > 1 runs that many formatters in one consumer group on one SQLite file.
+    """
+    prefix = env.prefix(f"fmt{processes}")
     _create_topics(env, prefix)
     await produce(env.bootstrap, prefix + CHARGES, data.charge_messages(n))
     return await _measure(
@@ -87,8 +90,9 @@ async def formatter(env: BenchEnv, n: int, timeout: float = 3600) -> dict[str, A
         CHARGES,
         [CLAIMS, CHARGE_FAILURES, DEAD_LETTER],
         n,
-        "formatter",
+        f"formatter-{processes}" if processes > 1 else "formatter",
         timeout,
+        processes,
     )
 
 

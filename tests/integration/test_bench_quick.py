@@ -45,6 +45,12 @@ def test_quick_bench_writes_every_figure() -> None:
     perf = ceiling["kafka_perf"]
     assert _number(perf["producer_msg_per_s"]) and _number(perf["consumer_msg_per_s"]), perf
 
+    # The floor under the formatter's ratio: each rung measured and set against the ceiling.
+    for name in ("decode", "decode_tracking_row", "decode_rules_tracking_row"):
+        rung = results["ladder"][name]
+        assert _number(rung["msg_per_s"]) and _number(rung["ratio_to_ceiling"]), (name, rung)
+        assert rung["messages"] >= 1 and rung["work"] == name, (name, rung)
+
     for name in ("formatter", "posting_sqlite", "posting_postgres"):
         worker = results["workers"][name]
         assert "error" not in worker and "skipped" not in worker, (name, worker)
