@@ -10,6 +10,7 @@ growing memory or time figure is the worker's, not the data's.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +27,22 @@ TEMPLATE_CHARGES = 4000
 
 def _suffix(value: str | None, cycle: int) -> str | None:
     return None if value is None else f"{value}.c{cycle}"
+
+
+_CLAIM_ID = re.compile(r"CLM-(\d+)-(\d+)")
+
+
+def _bill_id(value: str, cycle: int) -> str:
+    """A template bill (claim) id as the formatter names it in a later run.
+
+    The formatter's claim ids are `CLM-<run>-<n>`, and a bill's id is its claim's: cycle k
+    of the template is run k + 1. (A `.c<k>` suffix, used before, gave ids no run ever
+    makes, one cycle's bills spread evenly over the whole key space.)
+    """
+    match = _CLAIM_ID.fullmatch(value)
+    if match is None:
+        return f"{value}.c{cycle}"
+    return f"CLM-{int(match[1]) + cycle}-{match[2]}"
 
 
 @cache
@@ -111,8 +128,8 @@ def claims_for_cycle(cycle: int, size: int = TEMPLATE_CHARGES) -> list[Claim]:
         out.append(
             c.model_copy(
                 update={
-                    "claim_id": _suffix(c.claim_id, cycle),
-                    "bill_id": _suffix(c.bill_id, cycle),
+                    "claim_id": _bill_id(c.claim_id, cycle),
+                    "bill_id": _bill_id(c.bill_id, cycle),
                     "patient": patient,
                 }
             )
@@ -133,7 +150,7 @@ def posting_messages(
 def posting_message(t: dict[str, Any], cycle: int) -> tuple[bytes, bytes]:
     d = dict(t)
     d["posting_id"] = _suffix(t["posting_id"], cycle)
-    d["bill_id"] = _suffix(t["bill_id"], cycle)
+    d["bill_id"] = _bill_id(t["bill_id"], cycle)
     return d["bill_id"].encode(), orjson.dumps(d)
 
 
