@@ -48,9 +48,33 @@ def decode(raw: bytes | None, *models: type[M], max_bytes: int = MAX_MESSAGE_BYT
     if len(raw) > max_bytes:
         raise DecodeError("oversized", f"message is {len(raw)} bytes; the limit is {max_bytes}")
     try:
-        return _adapter(models).validate_json(raw)  # type: ignore[no-any-return,unused-ignore]
+        message: M = _adapter(models).validate_json(raw)
     except ValidationError as exc:
         raise _explain(raw, exc, models) from None
+    if not _named(type(message)) <= message.model_fields_set:
+        raise _unnamed(message)
+    return message
+
+
+@cache
+def _named(model: type[BaseModel]) -> frozenset[str]:
+    """The fields a message must carry on the wire although its model gives them defaults.
+
+    Every contract's JSON Schema requires `type` and `schema_version`; the models default
+    them so code can build a message without naming them. Without this check a message
+    lacking them decoded as the one model a topic carries, which the published schemas
+    refuse: one contract, the same for Python and non-Python readers.
+    """
+    return frozenset({"type", "schema_version"} & model.model_fields.keys())
+
+
+def _unnamed(message: BaseModel) -> DecodeError:
+    fields = type(message).model_fields
+    kind = fields["type"].default if "type" in fields else type(message).__name__
+    if "type" in fields and "type" not in message.model_fields_set:
+        return DecodeError("unknown_type", f"type is missing; this topic carries {kind}")
+    expected = fields["schema_version"].default
+    return DecodeError("unsupported_version", f"{kind} schema_version is missing (expected {expected})")
 
 
 def _explain(raw: bytes, exc: ValidationError, models: Iterable[type[BaseModel]]) -> DecodeError:

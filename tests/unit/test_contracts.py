@@ -224,6 +224,20 @@ def test_decode_error_kinds(raw: bytes | None, kind: str) -> None:
     assert err.value.kind == kind
 
 
+@pytest.mark.parametrize(
+    ("missing", "kind"), [("type", "unknown_type"), ("schema_version", "unsupported_version")]
+)
+def test_a_message_must_name_its_type_and_version_as_the_schema_requires(missing: str, kind: str) -> None:
+    data = _charge_dict()
+    del data[missing]
+    raw = json.dumps(data).encode()
+    for models in ((Charge,), (Charge, Posting)):
+        with pytest.raises(DecodeError) as err:
+            decode(raw, *models)
+        assert err.value.kind == kind, models
+    assert missing in schema_for(Charge)["required"]
+
+
 def test_oversized_is_refused_before_parsing() -> None:
     with pytest.raises(DecodeError) as err:
         decode(b" " * (MAX_MESSAGE_BYTES + 1), Charge)
