@@ -562,6 +562,7 @@ def check_posting(
     claim; what the database recorded as answers is what was published."""
     from contracts.posting import Posting, PostingApplied, PostingRejected
     from workers.posting import storage as ps
+    from workers.posting import tables as pt
     from workers.posting.bill import open_bill, reopen_from_claim, to_state
     from workers.posting.rules import Applied, apply_posting
 
@@ -626,14 +627,14 @@ def check_posting(
             stored = ps.load_bills(conn, list(bills))
             ledger = ps.load_ledger(conn)
             recorded = dict(
-                conn.execute(select(ps.posting_answers.c.posting_id, ps.posting_answers.c.answer_json)).all()
+                conn.execute(select(pt.posting_answers.c.posting_id, pt.posting_answers.c.answer_json)).all()
             )
             per_claim = conn.execute(
-                select(ps.bills.c.claim_id, func.count())
-                .group_by(ps.bills.c.claim_id)
+                select(pt.bills.c.claim_id, func.count())
+                .group_by(pt.bills.c.claim_id)
                 .having(func.count() > 1)
             ).all()
-            bill_claims = dict(conn.execute(select(ps.bills.c.bill_id, ps.bills.c.claim_id)).all())
+            bill_claims = dict(conn.execute(select(pt.bills.c.bill_id, pt.bills.c.claim_id)).all())
     finally:
         engine.dispose()
     differs = sorted(b for b, bill in bills.items() if stored.get(b) != bill)

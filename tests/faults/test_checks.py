@@ -25,6 +25,7 @@ from tests.faults.harness import bill_summaries, check_posting, check_reprocess
 from tests.pipeline import Record
 from workers.common.messages import Incoming, Received
 from workers.posting import storage as ps
+from workers.posting import tables as pt
 from workers.posting.handler import PostingHandler
 
 PREFIX = "t."
@@ -95,7 +96,7 @@ def test_two_different_answers_are_a_duplicate(world: World) -> None:
 def test_a_bill_changed_behind_the_rules_is_caught(world: World) -> None:
     engine = make_engine(world.db_url)
     with unit_of_work(engine) as conn:
-        conn.execute(update(ps.bills).where(ps.bills.c.bill_id == "B-1").values(on_hold=True, killed=True))
+        conn.execute(update(pt.bills).where(pt.bills.c.bill_id == "B-1").values(on_hold=True, killed=True))
     engine.dispose()
     verdict = check_posting(world.postings, world.claims, world.records, world.db_url)
     assert any("differ from replaying" in p for p in verdict.problems), verdict.problems
@@ -104,8 +105,8 @@ def test_a_bill_changed_behind_the_rules_is_caught(world: World) -> None:
 def test_a_doubled_ledger_line_is_a_duplicate(world: World) -> None:
     engine = make_engine(world.db_url)
     with unit_of_work(engine) as conn:
-        row = conn.execute(select(ps.ledger).limit(1)).mappings().one()
-        conn.execute(insert(ps.ledger), [{k: v for k, v in row.items() if k != "id"}])
+        row = conn.execute(select(pt.ledger).limit(1)).mappings().one()
+        conn.execute(insert(pt.ledger), [{k: v for k, v in row.items() if k != "id"}])
     engine.dispose()
     verdict = check_posting(world.postings, world.claims, world.records, world.db_url)
     assert verdict.duplicates >= 1, verdict.problems

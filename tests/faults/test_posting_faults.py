@@ -42,7 +42,7 @@ from tests.faults.harness import (
     wait_for,
 )
 from tests.pipeline import Record, WorkerProcess, produce
-from workers.posting import storage as ps
+from workers.posting import tables as pt
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.timeout(timeout())]
 
@@ -63,7 +63,7 @@ async def open_bills(
     await produce(c.bootstrap, c.topic(CHARGES), charge_messages(items))
     formatter = c.start("formatter")
     worker = c.start("posting")
-    if await grows(db_url, ps.opened_claims, 0, timeout=90):
+    if await grows(db_url, pt.opened_claims, 0, timeout=90):
         await asyncio.sleep(rng.uniform(0.0, 0.5))
         c.kill(worker)
         worker = c.start("posting")
@@ -72,7 +72,7 @@ async def open_bills(
     claims = first_claims(outcome.records)
     assert claims, "the formatter made no claims\n" + describe(c.processes)
     await wait_for(
-        lambda: db_count(db_url, ps.opened_claims) >= len(claims), 120, "the posting worker to open the bills"
+        lambda: db_count(db_url, pt.opened_claims) >= len(claims), 120, "the posting worker to open the bills"
     )
     postings = generate_posting_samples(bill_summaries(claims.values()), seed)
     return claims, postings, worker
@@ -97,7 +97,7 @@ async def final_records(c: Cluster, postings: list[SamplePosting], wait: float) 
 
 
 def committed_unpublished(db_url: str, records: list[Record]) -> int:
-    return len(stored_ids(db_url, ps.posting_answers.c.posting_id) - answered_ids(records))
+    return len(stored_ids(db_url, pt.posting_answers.c.posting_id) - answered_ids(records))
 
 
 async def test_posting_sigkill_and_crash_after_commit(
@@ -124,7 +124,7 @@ async def test_posting_sigkill_and_crash_after_commit(
         topic=POSTINGS,
         messages=posting_messages(postings),
         db_url=pg_database,
-        table=ps.posting_answers,
+        table=pt.posting_answers,
         unpublished=unpublished,
         rng=rng,
     )
@@ -178,7 +178,7 @@ async def test_two_posting_instances_one_killed_during_rebalance(
         victim = rng.choice([first, second])
         c.kill(victim)
         first = second if victim is first else first
-        if await asyncio.to_thread(db_count, pg_database, ps.posting_answers) >= total:
+        if await asyncio.to_thread(db_count, pg_database, pt.posting_answers) >= total:
             break
     await feeding
     records = await final_records(c, postings, wait=180 + len(postings) / 20)

@@ -15,15 +15,15 @@ from claimflow.db import make_engine, metadata, unit_of_work
 from contracts.codec import encode
 from contracts.posting import Posting
 from tests.unit.posting.builders import bill_after, make_claim
-from workers.posting import storage
+from workers.posting import storage, tables
 from workers.posting.rules import Applied, answer, apply_posting
 
 TABLES = [
-    storage.bills,
-    storage.bill_payers,
-    storage.ledger,
-    storage.posting_answers,
-    storage.opened_claims,
+    tables.bills,
+    tables.bill_payers,
+    tables.ledger,
+    tables.posting_answers,
+    tables.opened_claims,
 ]
 AT = dt.datetime(2024, 3, 2, 8, 0, tzinfo=dt.UTC)
 
@@ -61,7 +61,7 @@ def test_save_updates_changed_bills(engine: Engine) -> None:
         loaded = storage.load_bills(conn, ["B1", "B2"])
         assert loaded["B1"] == changed
         assert loaded["B2"] == bill_after(bill_id="B2")
-        assert conn.execute(select(func.count()).select_from(storage.bill_payers)).scalar() == 6
+        assert conn.execute(select(func.count()).select_from(tables.bill_payers)).scalar() == 6
 
 
 def test_save_over_stored_bills_writes_what_changed(engine: Engine) -> None:
@@ -75,7 +75,7 @@ def test_save_over_stored_bills_writes_what_changed(engine: Engine) -> None:
         storage.save_bills(conn, [paid, fewer, held], stored=stored)
     with unit_of_work(engine) as conn:
         assert storage.load_bills(conn, ["B1", "B2", "B3"]) == {"B1": paid, "B2": fewer, "B3": held}
-        assert conn.execute(select(func.count()).select_from(storage.bill_payers)).scalar() == 7
+        assert conn.execute(select(func.count()).select_from(tables.bill_payers)).scalar() == 7
 
 
 def test_many_bills_in_one_batch(engine: Engine) -> None:
@@ -102,7 +102,7 @@ def test_a_claim_opens_its_bill_once(engine: Engine) -> None:
 def test_replacement_claim_clears_rejected(engine: Engine) -> None:
     with unit_of_work(engine) as conn:
         storage.save_bills(conn, [bill_after("J >2")])
-        conn.execute(storage.opened_claims.insert().values(claim_id="CL-B1", bill_id="B1"))
+        conn.execute(tables.opened_claims.insert().values(claim_id="CL-B1", bill_id="B1"))
     replacement = make_claim("B1", claim_id="CL-B1-2", frequency="replacement", total="80.00")
     with unit_of_work(engine) as conn:
         changed = storage.open_bills_from_claims(conn, [replacement, make_claim("B3")])
@@ -139,7 +139,7 @@ def test_ledger_and_answers(engine: Engine) -> None:
         assert storage.load_bills(conn, ["B1"])["B1"] == bill
         stored = storage.load_ledger(conn, ["B1"])
         found = storage.find_answers(conn, ["PO-0", "PO-3", "PO-9"])
-        rows = conn.execute(select(storage.posting_answers.c.bill_id)).scalars().all()
+        rows = conn.execute(select(tables.posting_answers.c.bill_id)).scalars().all()
     assert [dataclasses.replace(line, posted_at=None) for line in stored] == [
         dataclasses.replace(line, posted_at=None) for line in lines
     ]

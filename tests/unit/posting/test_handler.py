@@ -20,7 +20,7 @@ from contracts.topics import CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
 from tests.unit.posting.builders import make_claim, parse
 from workers.common.batch import BatchRunner
 from workers.common.messages import Incoming, Outgoing, Received
-from workers.posting import storage
+from workers.posting import storage, tables
 from workers.posting.bill import Bill, open_bill
 from workers.posting.handler import ClaimsHandler, PostingHandler
 from workers.posting.rules import Applied, apply_posting
@@ -92,7 +92,7 @@ def test_a_claim_opens_its_bill_once(engine: Engine) -> None:
     open_claims(engine, claim, claim)
     open_claims(engine, claim)
     assert bills(engine, "B1") == {"B1": open_bill(claim)}
-    assert count(engine, storage.bills) == 1
+    assert count(engine, tables.bills) == 1
 
 
 def test_a_replacement_claim_clears_rejected(engine: Engine) -> None:
@@ -153,8 +153,8 @@ def test_a_duplicate_changes_nothing_and_gets_the_first_answer(engine: Engine) -
     assert [o.value for o in later] == [first[2].value, first[0].value]
     assert bills(engine, "B1") == state
     assert state["B1"].balance == Decimal("60.00")
-    assert count(engine, storage.ledger) == 1
-    assert count(engine, storage.posting_answers) == 2
+    assert count(engine, tables.ledger) == 1
+    assert count(engine, tables.posting_answers) == 2
 
 
 def test_a_duplicate_id_is_answered_the_same_even_with_other_content(engine: Engine) -> None:
@@ -188,7 +188,7 @@ def test_rejections_carry_reason_and_change_nothing(engine: Engine) -> None:
         "NO_PAYMENT_ON_CURRENT",
     ]
     assert bills(engine, "B1")["B1"] == open_bill(make_claim("B1"))
-    assert count(engine, storage.ledger) == 0
+    assert count(engine, tables.ledger) == 0
 
 
 def test_nothing_is_kept_when_the_batch_fails(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,7 +201,7 @@ def test_nothing_is_kept_when_the_batch_fails(engine: Engine, monkeypatch: pytes
     with pytest.raises(RuntimeError):
         post(engine, posting("PO-1", "PK 40"))
     assert bills(engine, "B1")["B1"].balance == Decimal("100.00")
-    assert count(engine, storage.ledger) == 0
+    assert count(engine, tables.ledger) == 0
 
 
 async def test_the_batch_loop_answers_postings_and_dead_letters_garbage(engine: Engine) -> None:
