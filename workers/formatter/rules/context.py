@@ -64,23 +64,10 @@ class RuleContext:
     today: dt.date
     book: RuleBook
     history: History = field(default_factory=History)
-    #: (charge, its settings) while evaluate() runs that charge's checks; one tuple, set
-    #: in one assignment, so a context shared by threads never pairs a charge with
-    #: another charge's settings (a miss only costs a look-up).
-    _current: tuple[Charge | None, PayerRules | None] = field(
-        default=(None, None), init=False, repr=False, compare=False
-    )
 
     def rules(self, charge: Charge) -> PayerRules:
         """The settings that govern the charge: its primary payer's."""
-        current = self._current
-        if current[0] is charge and current[1] is not None:
-            return current[1]
         return self.book.rules_for_charge(charge)
-
-    def remember(self, charge: Charge | None, rules: PayerRules | None) -> None:
-        """Let rules(charge) answer `rules` without a look-up until the next remember()."""
-        object.__setattr__(self, "_current", (charge, rules))
 
     def rules_for_payer(self, payer: ChargePayer) -> PayerRules:
         return self.book.rules_for_payer(payer)

@@ -218,16 +218,10 @@ def evaluate(charge: Charge, ctx: RuleContext) -> list[RuleResult]:
     Which rules run is the primary payer's setting in the rule book (`RuleContext.book`).
     """
     results: list[RuleResult] = []
-    rules = ctx.rules(charge)
-    # Several checks read the same payer settings; look them up once for this charge.
-    ctx.remember(charge, rules)
-    try:
-        for check in rules.checks:
-            found = check(charge, ctx)
-            if found:
-                results.extend(found)
-    finally:
-        ctx.remember(None, None)
+    for check in ctx.rules(charge).checks:
+        found = check(charge, ctx)
+        if found:
+            results.extend(found)
     return results
 
 
