@@ -10,6 +10,8 @@ plain and testable.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -17,6 +19,9 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import BindParameter, Connection, Engine, MetaData, bindparam, create_engine, event, exc
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
+
+#: How long a SQLite writer waits for another's transaction before it fails.
+BUSY_TIMEOUT_MS = 30_000
 
 metadata = MetaData(
     naming_convention={
@@ -76,7 +81,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # last one made SQLite checkpoint and delete the WAL every batch (~14 ms each).
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
             poolclass=QueuePool,
             pool_size=5,
             max_overflow=10,
@@ -89,10 +94,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # Let SQLAlchemy, not pysqlite, say when a transaction begins (see _sqlite_begin).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
 
         @event.listens_for(engine, "checkout")
@@ -113,6 +118,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _use_wal(cur: Any) -> None:
+    """Put the database file in WAL mode (it stays so), waiting for other openers.
+
+    Turning WAL on takes an exclusive lock and SQLite answers "database is locked" at once,
+    without its busy handler, while another connection holds any lock: workers started
+    together on a fresh file (docker compose, a scaled-out group) failed at start.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 #: WAL pages after which a commit checkpoints: SQLite's default, and the one for a backlog.
