@@ -20,6 +20,9 @@ import orjson
 from sqlalchemy import BindParameter, Connection, Engine, MetaData, bindparam, create_engine, event, exc
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
+from claimflow.logs import get_logger
+
+log = get_logger("claimflow.db")
 #: How long a SQLite writer waits for another's transaction before it fails.
 BUSY_TIMEOUT_MS = 30_000
 
@@ -164,6 +167,55 @@ def pace_checkpoints(conn: Connection, messages: int) -> None:
     if info.get("wal_autocheckpoint", CHECKPOINT_PAGES) != pages:
         conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
         info["wal_autocheckpoint"] = pages
+
+
+#: Past this size, a worker's batch checkpoints SQLite's whole WAL and truncates it.
+WAL_LIMIT_BYTES = 256 * 1024 * 1024
+#: How long that checkpoint waits for a reader (the report service) before giving up.
+WAL_TRUNCATE_WAIT_MS = 2_000
+
+
+def bound_wal(engine: Engine) -> None:
+    """Keep SQLite's WAL bounded when several processes write one file; call between batches.
+
+    A WAL starts over from its first frame only when a writer begins while every frame has
+    been copied back to the database. Two workers that always have a batch to write each
+    begin before the other's checkpoint is done, so it never starts over and grows with
+    every commit: two formatters on one file, 400k charges, left a 3.5 GB WAL beside a
+    1.1 GB database, every read slower and each process's RSS climbing with the WAL index
+    it maps (docs/PERFORMANCE.md, ninth session). Past WAL_LIMIT_BYTES this checkpoints all
+    of it and truncates it; the other writers wait meanwhile, as for any transaction. A
+    worker writing alone stays far below the limit (its WAL starts over at each
+    checkpoint), so it only pays a stat() per batch. No-op on PostgreSQL and in memory.
+    """
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return
+    try:
+        size = os.stat(f"{engine.url.database}-wal").st_size
+    except OSError:
+        return
+    if size <= WAL_LIMIT_BYTES:
+        return
+    try:
+        with engine.connect() as conn:
+            # The driver's own connection: it is in autocommit (isolation_level None), and
+            # a checkpoint can not run inside the transaction SQLAlchemy would begin.
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout={WAL_TRUNCATE_WAIT_MS}")
+            try:
+                busy, frames, copied = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except Exception as exc:
+        # Upkeep, not the batch's work (already committed): the next batch tries again.
+        log.warning("wal_truncate_failed", wal_mb=round(size / 2**20), error=type(exc).__name__)
+        return
+    # Every few seconds while two writers share a backlog: a detail, unless a reader kept
+    # the WAL from being truncated.
+    (log.info if busy else log.debug)(
+        "wal_truncated", wal_mb=round(size / 2**20), frames=frames, copied=copied, busy=bool(busy)
+    )
 
 
 @contextmanager

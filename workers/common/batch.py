@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from claimflow.db import pace_checkpoints, unit_of_work
+from claimflow.db import bound_wal, pace_checkpoints, unit_of_work
 from claimflow.logs import get_logger
 from contracts.codec import DecodeError, decode
 from workers.common.deadletter import dead_letter
@@ -202,7 +202,9 @@ class BatchRunner(Generic[M]):
     def _handle_in_transaction(self, items: list[Incoming[M]]) -> list[Outgoing]:
         with unit_of_work(self.engine) as conn:
             pace_checkpoints(conn, len(items))
-            return self.handler.handle(conn, items)
+            out = self.handler.handle(conn, items)
+        bound_wal(self.engine)
+        return out
 
     async def _publish(self, out: list[Outgoing]) -> None:
         if not out:
