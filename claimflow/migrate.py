@@ -28,8 +28,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Every worker upgrades the schema as it starts; started together on a fresh
-            # database (docker compose up, a scaled-out group) each created the tables and
-            # all but one died on "already exists". One at a time, the others find the
+            # database (docker compose up, a scaled-out group) their concurrent CREATEs
+            # deadlocked or died on "already exists". One at a time, the others find the
             # schema at head. (SQLite's BEGIN IMMEDIATE already makes them take turns.)
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
