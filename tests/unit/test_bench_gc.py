@@ -9,8 +9,16 @@ from collections.abc import Callable
 from bench.latency import no_full_collections
 
 
-def _collections_during(work: Callable[[], None]) -> Counter[int]:
-    """How many collections of each generation ran while `work` ran."""
+def _collections_during(work: Callable[[int], None]) -> Counter[int]:
+    """How many collections of each generation ran while `work` ran.
+
+    CPython runs a full collection only once the objects that survived younger ones since
+    the last full collection exceed a quarter of those it kept then, so the load is sized
+    to what this process already holds (the tests before this one, in one pytest process):
+    a fixed load made a full collection due or not depending on the test order.
+    """
+    gc.collect()
+    size = max(300_000, len(gc.get_objects()))
     seen: Counter[int] = Counter()
 
     def count(phase: str, info: dict[str, int]) -> None:
@@ -19,17 +27,17 @@ def _collections_during(work: Callable[[], None]) -> Counter[int]:
 
     gc.callbacks.append(count)
     try:
-        work()
+        work(size)
     finally:
         gc.callbacks.remove(count)
     return seen
 
 
-def _allocate() -> None:
+def _allocate(n: int) -> None:
     # What the bench does while it times: keeps a record of each message (long-lived
     # objects, which is what makes a full collection due) and drops cyclic garbage.
     kept: list[object] = []
-    for i in range(300_000):
+    for i in range(n):
         cycle: list[object] = [i]
         cycle.append(cycle)
         if i % 3 == 0:
