@@ -75,11 +75,15 @@ class BenchEnv:
         """A fresh topic prefix (and so a fresh consumer group) per measurement."""
         return f"b{run_id()}.{section}."
 
-    def sqlite_url(self, name: str) -> str:
+    def sqlite_path(self, name: str) -> Path:
+        """A SQLite file of this run, with whatever an earlier one left under its name gone."""
         path = self.run_dir / f"{name}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{path}"
+        return path
+
+    def sqlite_url(self, name: str) -> str:
+        return f"sqlite:///{self.sqlite_path(name)}"
 
     def postgres_url(self, name: str) -> str:
         import psycopg

@@ -43,8 +43,6 @@ LABELS = {
 
 
 def _tracking_table(path: Path) -> sqlite3.Connection:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -89,7 +87,7 @@ def _work(rung: str, db: sqlite3.Connection | None) -> BatchWork:
 
 async def rung(env: BenchEnv, name: str, n: int) -> dict[str, Any]:
     """One rung of the ladder over `n` charges: the ceiling's figures, with the work named."""
-    db = _tracking_table(env.run_dir / f"ladder-{name}.db") if name != "decode" else None
+    db = _tracking_table(env.sqlite_path(f"ladder-{name}")) if name != "decode" else None
     try:
         result = await python_passthrough(env, n, work=_work(name, db))
     finally:
