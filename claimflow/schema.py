@@ -3,7 +3,7 @@
 from claimflow.db import metadata
 from workers.formatter import tables as formatter_tables  # noqa: F401
 from workers.posting import tables as posting_tables  # noqa: F401
-from workers.report import storage as report_storage  # noqa: F401
+from workers.report import tables as report_tables  # noqa: F401
 from workers.reprocess import storage as reprocess_storage  # noqa: F401
 
 __all__ = ["metadata"]

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Reporting.
     report_host: str = "127.0.0.1"
     report_port: int = 8700
+    # The workspace's sign-in: a session lasts this long from sign-in; a new API token
+    # this many days (0: no expiry).
+    session_hours: float = Field(default=12, gt=0)
+    token_days: int = Field(default=90, ge=0)
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 

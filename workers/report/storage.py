@@ -13,13 +13,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    Column,
     Connection,
-    DateTime,
-    ForeignKey,
-    Integer,
     MetaData,
-    String,
     Table,
     and_,
     delete,
@@ -28,37 +23,9 @@ from sqlalchemy import (
     select,
 )
 
-from claimflow.db import metadata
 from workers.report import queries as q
 from workers.report.auth import Caller, check_user_id, hash_token, new_token
-
-users = Table(
-    "users",
-    metadata,
-    Column("user_id", String(64), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-api_tokens = Table(
-    "api_tokens",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),  # SHA-256 hex; the token itself is never stored
-    Column(
-        "user_id", String(64), ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False, index=True
-    ),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
-)
-
-user_companies = Table(
-    "user_companies",
-    metadata,
-    Column("user_id", String(64), ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
-    Column("company_id", String(64), primary_key=True),
-    # Position 0 is the user's own company: the report's default, as in the biller's screen.
-    Column("position", Integer, nullable=False),
-)
-
+from workers.report.tables import api_tokens, user_companies, users
 
 # --- users and tokens ------------------------------------------------------------------
 
