@@ -214,11 +214,11 @@ def _count(conn: Any, sql: str) -> int:
 
 def _demo_token(engine: Engine) -> str:
     """A biller for the sample companies, with a fresh token each run (only its hash is kept)."""
-    from workers.report import storage as report_storage
+    from workers.report import accounts
 
     with engine.begin() as conn:
         companies = ["acme-therapy", "bayside-rehab", "pinecrest-physio"]
-        return report_storage.create_user(conn, "demo-biller", companies, dt.datetime.now(dt.UTC))
+        return accounts.create_user(conn, "demo-biller", companies, dt.datetime.now(dt.UTC))
 
 
 def view(engine: Engine, feed: Feed, procs: Processes, report_url: str | None, token: str | None) -> Group:

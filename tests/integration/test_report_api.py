@@ -21,7 +21,7 @@ from contracts.reprocess import ReprocessRequest
 from contracts.topics import REPROCESS_REQUESTS
 from tests.pipeline import consume_until
 from tests.unit.report.data import DAY1, DAY2, fill, run_formatter
-from workers.report import storage
+from workers.report import accounts
 from workers.report.api import create_app
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def engine(db_url: str) -> Engine:
 
 def user(engine: Engine, name: str, *companies: str) -> dict[str, str]:
     with unit_of_work(engine) as conn:
-        token = storage.create_user(conn, name, companies, DAY1)
+        token = accounts.create_user(conn, name, companies, DAY1, token_days=0)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -263,7 +263,7 @@ def test_a_revoked_token_stops_working(engine: Engine, client: TestClient) -> No
     headers = user(engine, "bo", "acme-therapy")
     assert client.get("/me", headers=headers).json() == {"user_id": "bo", "companies": ["acme-therapy"]}
     with unit_of_work(engine) as conn:
-        storage.revoke_tokens(conn, "bo", DAY2)
+        accounts.revoke_tokens(conn, "bo", DAY2)
     assert client.get("/me", headers=headers).status_code == 401
 
 

@@ -21,7 +21,7 @@ from claimflow.settings import Settings
 from contracts.reprocess import ReprocessRequest
 from contracts.topics import REPROCESS_REQUESTS
 from workers.formatter.rules import RULES
-from workers.report import actions, storage
+from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
 from workers.report.auth import AccessDenied, Caller
 from workers.report.models import (
@@ -67,7 +67,7 @@ def caller(
         raise unauthorized
     engine: Engine = request.app.state.engine
     with engine.connect() as conn:
-        found = storage.caller_for_token(conn, creds.credentials)
+        found = accounts.caller_for_token(conn, creds.credentials, request.app.state.clock())
     if found is None:
         raise unauthorized
     return found
@@ -104,8 +104,17 @@ def create_app(
 ) -> FastAPI:
     db = engine if engine is not None else make_engine(settings.database_url)
     publish: Publisher = publisher if publisher is not None else KafkaPublisher(settings)
-    app = FastAPI(title="claimflow: Failed Charges report", version="1", description=DESCRIPTION)
+    app = FastAPI(
+        title="claimflow: Failed Charges report",
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,  # the workspace serves /docs from vendored assets (no CDN)
+        redoc_url=None,
+    )
     app.state.engine = db
+    app.state.settings = settings
+    app.state.publish = publish
+    app.state.clock = clock
 
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -224,4 +233,5 @@ def create_app(
             skipped=plan.skipped,
         )
 
+    web.mount(app)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -42,14 +43,14 @@ def _fail(message: str) -> typer.Exit:
 
 def _company(conn: Any, as_user: str | None, company: str | None) -> tuple[str | None, str]:
     """(user id, company id) the command works in, with the API's access rules."""
-    from workers.report import storage
+    from workers.report import accounts
     from workers.report.auth import AccessDenied
 
     if as_user is None:
         if company is None:
             raise _fail("give --company or --as USER")
         return None, company
-    caller = storage.caller_for_user(conn, as_user)
+    caller = accounts.caller_for_user(conn, as_user)
     if caller is None:
         raise _fail(f"no report user {as_user!r}; add one with `claimflow report create-user`")
     try:
@@ -91,16 +92,71 @@ def create_user(
 ) -> None:
     """Add a user (or companies to one) and print a NEW API token, once; only its hash is kept."""
     from claimflow.db import unit_of_work
-    from workers.report import storage
+    from workers.report import accounts
 
     try:
         with unit_of_work(_engine()) as conn:
-            token = storage.create_user(conn, user, company, dt.datetime.now(dt.UTC))
+            token = accounts.create_user(
+                conn, user, company, dt.datetime.now(dt.UTC), token_days=get_settings().token_days
+            )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     console.print(
         f"user {user}: companies {', '.join(company)}. Token (shown once, keep it safe):", highlight=False
     )
+    typer.echo(token)
+
+
+@app.command("set-password")
+def set_password(
+    user: Annotated[str, typer.Argument(help="User id.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (scripts).")
+    ] = False,
+) -> None:
+    """Set a user's password for the web workspace (asked twice, never echoed); their
+    open sessions end."""
+    from claimflow.db import unit_of_work
+    from workers.report import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        with unit_of_work(_engine()) as conn:
+            accounts.set_password(conn, user, password)
+    except (LookupError, accounts.PasswordRejected) as exc:
+        raise _fail(str(exc).strip("'\"")) from None
+    console.print(f"password set for {user}; their open sessions are signed out", highlight=False)
+
+
+@app.command()
+def revoke(user: Annotated[str, typer.Argument(help="User id.")]) -> None:
+    """Revoke every API token of a user (their web sessions stay until they sign out or expire)."""
+    from claimflow.db import unit_of_work
+    from workers.report import accounts
+
+    with unit_of_work(_engine()) as conn:
+        if accounts.caller_for_user(conn, user) is None:
+            raise _fail(f"no report user {user!r}")
+        n = accounts.revoke_tokens(conn, user, dt.datetime.now(dt.UTC))
+    console.print(f"{user}: {n} token{'s' if n != 1 else ''} revoked", highlight=False)
+
+
+@app.command("rotate-token")
+def rotate_token(user: Annotated[str, typer.Argument(help="User id.")]) -> None:
+    """Revoke a user's tokens and print one new token, once."""
+    from claimflow.db import unit_of_work
+    from workers.report import accounts
+
+    days = get_settings().token_days
+    with unit_of_work(_engine()) as conn:
+        if accounts.caller_for_user(conn, user) is None:
+            raise _fail(f"no report user {user!r}")
+        token, expires = accounts.rotate_token(conn, user, dt.datetime.now(dt.UTC), days)
+    until = f"expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "does not expire"
+    console.print(f"{user}: old tokens revoked; new token ({until}), shown once:", highlight=False)
     typer.echo(token)
 
 
@@ -236,12 +292,12 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON as the API answers.")] = False,
 ) -> None:
     """A failed charge record: each version, each failure with its reasons, reprocessing."""
-    from workers.report import storage
+    from workers.report import accounts, storage
     from workers.report.models import ChargeDetail
 
     with _engine().connect() as conn:
         if as_user is not None:
-            caller = storage.caller_for_user(conn, as_user)
+            caller = accounts.caller_for_user(conn, as_user)
             if caller is None:
                 raise _fail(f"no report user {as_user!r}")
             companies = caller.companies

@@ -6,7 +6,6 @@ reprocess worker's (`reprocess_requests`/`reprocess_items`), read here only when
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -16,80 +15,11 @@ from sqlalchemy import (
     Connection,
     MetaData,
     Table,
-    and_,
-    delete,
-    insert,
     inspect,
     select,
 )
 
 from workers.report import queries as q
-from workers.report.auth import Caller, check_user_id, hash_token, new_token
-from workers.report.tables import api_tokens, user_companies, users
-
-# --- users and tokens ------------------------------------------------------------------
-
-
-def create_user(conn: Connection, user_id: str, companies: Sequence[str], now: dt.datetime) -> str:
-    """Add a user (or add companies to one) and return a NEW token; only its hash is kept."""
-    check_user_id(user_id)
-    if not companies:
-        raise ValueError("a user belongs to at least one company")
-    exists = conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
-    if exists is None:
-        conn.execute(insert(users).values(user_id=user_id, created_at=now))
-    known = companies_of(conn, user_id)
-    added = [c for c in dict.fromkeys(companies) if c not in known]
-    if added:
-        conn.execute(
-            insert(user_companies),
-            [{"user_id": user_id, "company_id": c, "position": len(known) + i} for i, c in enumerate(added)],
-        )
-    token = new_token()
-    conn.execute(insert(api_tokens).values(token_hash=hash_token(token), user_id=user_id, created_at=now))
-    return token
-
-
-def companies_of(conn: Connection, user_id: str) -> tuple[str, ...]:
-    rows = conn.execute(
-        select(user_companies.c.company_id)
-        .where(user_companies.c.user_id == user_id)
-        .order_by(user_companies.c.position)
-    )
-    return tuple(r.company_id for r in rows)
-
-
-def caller_for_token(conn: Connection, token: str) -> Caller | None:
-    row = conn.execute(
-        select(api_tokens.c.user_id).where(
-            and_(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
-        )
-    ).first()
-    if row is None:
-        return None
-    return Caller(row.user_id, companies_of(conn, row.user_id))
-
-
-def caller_for_user(conn: Connection, user_id: str) -> Caller | None:
-    """For the CLI's `--as USER`: the same company rules without a token."""
-    if conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first() is None:
-        return None
-    return Caller(user_id, companies_of(conn, user_id))
-
-
-def revoke_tokens(conn: Connection, user_id: str, now: dt.datetime) -> int:
-    result = conn.execute(
-        api_tokens.update()
-        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return result.rowcount
-
-
-def delete_user(conn: Connection, user_id: str) -> None:
-    for table in (api_tokens, user_companies, users):
-        conn.execute(delete(table).where(table.c.user_id == user_id))
-
 
 # --- the report ------------------------------------------------------------------------
 
