@@ -12,11 +12,12 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, func, select
 
@@ -32,6 +33,8 @@ from workers.report import accounts
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
+
+T = TypeVar("T")
 
 #: Two billers of two companies: what one sees, the other must not.
 ACME = "acme-therapy"
@@ -64,7 +67,7 @@ class Workspace:
 
     def publish_charges(self, charges: Sequence[Charge]) -> None:
         messages = [(c.account.encode(), c.model_dump_json().encode()) for c in charges]
-        asyncio.run(produce(self.bootstrap, self.topic(CHARGES), messages))
+        in_thread(produce(self.bootstrap, self.topic(CHARGES), messages))
 
     def wait_for_formatter(self, charge_ids: Sequence[str], timeout: float = 90) -> None:
         """Until the formatter has answered every one of these charges."""
@@ -80,6 +83,13 @@ class Workspace:
                 return
             time.sleep(0.3)
         raise TimeoutError(f"the formatter answered {done} of {len(wanted)} charges in {timeout:.0f} s")
+
+
+def in_thread(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from a test: Playwright's sync API keeps an event loop
+    running in the test's thread, so asyncio.run() needs a thread of its own."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -138,3 +148,8 @@ def start_workspace(bootstrap: str, database_url: str, folder: Path) -> Iterator
         for w in workers:
             w.stop(timeout=30)
         engine.dispose()
+
+
+def failing_copy(charge: Charge, charge_id: str) -> Charge:
+    """A new charge like `charge` that the formatter refuses: its procedure code is no CPT code."""
+    return charge.model_copy(update={"charge_id": charge_id, "version": 1, "procedure_code": "ZZZZZ"})

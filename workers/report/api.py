@@ -6,9 +6,10 @@ blocking engine); reprocess is async because it awaits the broker.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -104,7 +105,14 @@ def create_app(
 ) -> FastAPI:
     db = engine if engine is not None else make_engine(settings.database_url)
     publish: Publisher = publisher if publisher is not None else KafkaPublisher(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.feed.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="claimflow: Failed Charges report",
         version="1",
         description=DESCRIPTION,

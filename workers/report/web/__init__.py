@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from workers.report.web import bills, charges, failed_charges, live, session
+from workers.report.web.feed import LiveFeed
 from workers.report.web.templating import STATIC, render
 
 SWAGGER = "/static/vendor/swagger-ui-5.36.0"
@@ -52,6 +53,7 @@ def docs_page() -> HTMLResponse:
 def mount(app: FastAPI) -> None:
     """Add the workspace to the report service's app (whose `state` holds the engine,
     settings, clock and publisher)."""
+    app.state.feed = LiveFeed(app.state.settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(session.SignInRequired, session.sign_in_redirect)  # type: ignore[arg-type]
