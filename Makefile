@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test test-unit test-integration test-faults lint format schemas bench bench-quick kafka-start kafka-stop kafka-status clean venv
+.PHONY: system-packages run test test-unit test-integration test-faults lint format schemas bench bench-quick kafka-start kafka-stop kafka-status clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,21 +16,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+## Debian packages (Java, Maven, PostgreSQL, Chromium): installed as root, else named.
+system-packages:
+	@tools/system-packages
+
 ## make run: start the broker, the workers and the report service, feed sample data, show progress.
-run: $(STAMP)
+run: system-packages $(STAMP)
 	$(PY) -m claimflow demo run
 
 ## make test: every test, against the real Kafka broker, SQLite and PostgreSQL.
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: system-packages $(STAMP)
 	$(PY) -m pytest tests/integration
 
-test-faults: $(STAMP)
+test-faults: system-packages $(STAMP)
 	CLAIMFLOW_FAULT_SCALE=long $(PY) -m pytest -m faults tests/faults
 
 lint: $(STAMP)
