@@ -97,11 +97,12 @@ def run(
     for name in WORKERS:
         if _available(f"workers.{name}.agent"):
             procs.start(name, "worker", name)
-    report_url = token = None
+    report_url: str | None = None
+    login: tuple[str, str] | None = None
     if _available("workers.report.api"):
         procs.start("report", "report", "serve")
         report_url = f"http://{settings.report_host}:{settings.report_port}"
-        token = _demo_token(engine)
+        login = _demo_login(engine)
     console.print(f"Started {', '.join(procs.started)}; logs in {procs.logs}/")
 
     stopping = False
@@ -118,7 +119,7 @@ def run(
         with Live(console=console, refresh_per_second=2) as live:
             while not stopping:
                 feed.maybe_publish_postings()
-                live.update(view(engine, feed, procs, report_url, token))
+                live.update(view(engine, feed, procs, report_url, login))
                 time.sleep(1)
     finally:
         console.print("Stopping workers (each finishes the batch in hand)...")
@@ -167,7 +168,13 @@ class Feed:
         from claimflow.sample import BillSummary, generate_postings
         from contracts.topics import POSTINGS
 
-        postings = generate_postings([BillSummary(*b) for b in bills], self.seed)
+        # Dated from now, seconds apart: after the claims they pay, as a real office's would be.
+        postings = generate_postings(
+            [BillSummary(*b) for b in bills],
+            self.seed,
+            dt.datetime.now(dt.UTC),
+            spread=dt.timedelta(seconds=1),
+        )
         messages = [(p.bill_id.encode(), p.model_dump_json().encode()) for p in postings]
         asyncio.run(_produce(self.bootstrap, self.settings.topic(POSTINGS), messages))
         self.postings_sent = len(postings)
@@ -208,59 +215,147 @@ def _has(conn: Any, table: str) -> bool:
     return bool(inspect(conn).has_table(table))
 
 
-def _count(conn: Any, sql: str) -> int:
-    return int(conn.execute(text(sql)).scalar() or 0)
+DEMO_USER = "demo-biller"
 
 
-def _demo_token(engine: Engine) -> str:
-    """A biller for the sample companies, with a fresh token each run (only its hash is kept)."""
+def _demo_login(engine: Engine) -> tuple[str, str]:
+    """The sample biller, with a fresh password and token each run (only hashes are kept)."""
+    import secrets
+
     from workers.report import accounts
 
+    password = "-".join(secrets.token_hex(3) for _ in range(3))
     with engine.begin() as conn:
         companies = ["acme-therapy", "bayside-rehab", "pinecrest-physio"]
-        return accounts.create_user(conn, "demo-biller", companies, dt.datetime.now(dt.UTC))
+        token = accounts.create_user(conn, DEMO_USER, companies, dt.datetime.now(dt.UTC))
+        accounts.set_password(conn, DEMO_USER, password)
+    return password, token
 
 
-def view(engine: Engine, feed: Feed, procs: Processes, report_url: str | None, token: str | None) -> Group:
-    with engine.connect() as conn:
-        outcomes: dict[str, int] = dict(
-            conn.execute(text("SELECT outcome, COUNT(*) FROM formatter_charges GROUP BY outcome")).all()
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """What the pipeline did with this `make run`'s charges (not earlier runs' data)."""
+
+    outcomes: dict[str, int]
+    claims: int
+    runs: int
+    open_failures: int
+    reasons: list[tuple[str, int]]
+    bills: int
+    applied: int
+    refused: int
+
+
+def counts(conn: Any, charge_ids: set[str]) -> RunCounts:
+    from sqlalchemy import bindparam
+
+    ids = {"ids": sorted(charge_ids) or [""]}
+
+    def q(sql: str) -> Any:
+        return conn.execute(text(sql).bindparams(bindparam("ids", expanding=True)), ids)
+
+    # A charge's newest version decides what it is now (a reprocessed failure may be a claim).
+    outcomes: dict[str, int] = dict(
+        q(
+            "SELECT c.outcome, COUNT(*) FROM formatter_charges c WHERE c.charge_id IN :ids "
+            "AND c.version = (SELECT MAX(v.version) FROM formatter_charges v "
+            "WHERE v.charge_id = c.charge_id) "
+            "GROUP BY c.outcome"
+        ).all()
+    )
+    claims = int(q("SELECT COUNT(DISTINCT claim_id) FROM claim_lines WHERE charge_id IN :ids").scalar() or 0)
+    runs = int(
+        q("SELECT COUNT(DISTINCT run_number) FROM formatter_charges WHERE charge_id IN :ids").scalar() or 0
+    )
+    open_failures = int(
+        q("SELECT COUNT(*) FROM charge_failures WHERE status = 'open' AND charge_id IN :ids").scalar() or 0
+    )
+    reasons = [
+        (str(code), int(n))
+        for code, n in q(
+            "SELECT r.code, COUNT(*) FROM charge_failure_reasons r JOIN charge_failures f "
+            "ON f.charge_id = r.charge_id WHERE f.status = 'open' AND f.charge_id IN :ids "
+            "GROUP BY r.code ORDER BY 2 DESC, 1"
+        ).all()
+    ]
+    bills = applied = refused = 0
+    if _has(conn, "bills"):
+        bill_ids = "SELECT DISTINCT bill_id FROM claim_lines WHERE charge_id IN :ids"
+        bills = int(q(f"SELECT COUNT(*) FROM bills WHERE bill_id IN ({bill_ids})").scalar() or 0)
+        for (answer,) in q(f"SELECT answer_json FROM posting_answers WHERE bill_id IN ({bill_ids})").all():
+            if '"PostingRejected"' in answer:
+                refused += 1
+            else:
+                applied += 1
+    return RunCounts(outcomes, claims, runs, open_failures, reasons, bills, applied, refused)
+
+
+def in_words(c: RunCounts, published: int, postings_sent: int) -> list[str]:
+    """The summary a newcomer reads: this run's charges, said as sentences."""
+    claimed, failed, held = (c.outcomes.get(k, 0) for k in ("claimed", "failed", "held"))
+    handled = sum(c.outcomes.values())
+    lines = [f"{_plural(published, 'sample charge')} published; the formatter has answered {handled}."]
+    if claimed:
+        lines.append(
+            f"{_plural(claimed, 'charge')} became {_plural(c.claims, 'claim')} in {_plural(c.runs, 'run')} "
+            "(a claim holds one patient's charges of one visit)."
         )
-        claims = _count(conn, "SELECT COUNT(*) FROM claims")
-        runs = _count(conn, "SELECT COUNT(*) FROM formatter_runs WHERE charges > 0")
-        open_failures = _count(conn, "SELECT COUNT(*) FROM charge_failures WHERE status = 'open'")
-        reasons = conn.execute(
-            text(
-                "SELECT r.code, COUNT(*) FROM charge_failure_reasons r JOIN charge_failures f "
-                "ON f.charge_id = r.charge_id WHERE f.status = 'open' GROUP BY r.code ORDER BY 2 DESC"
-            )
-        ).all()[:8]
-        bills = answers = 0
-        if _has(conn, "bills"):
-            bills = _count(conn, "SELECT COUNT(*) FROM bills")
-            answers = _count(conn, "SELECT COUNT(*) FROM posting_answers")
-    status = Table(title="Pipeline", show_header=False, box=None)
-    status.add_row("workers", "  ".join(f"{n}: {'up' if up else 'DOWN'}" for n, up in procs.alive().items()))
-    status.add_row("charges handled", f"{sum(outcomes.values())}  ({outcomes})")
-    status.add_row("claims", f"{claims} in {runs} runs")
-    status.add_row("open failures", str(open_failures))
-    status.add_row("bills", str(bills))
-    status.add_row("postings", f"{feed.postings_sent} published, {answers} answered")
-    if report_url:
-        status.add_row("Failed Charges report", f"{report_url}/docs  (token for demo-biller: {token})")
-    why = Table(title="Open failures by reason")
+    if failed:
+        lines.append(
+            f"{_plural(failed, 'charge')} failed a billing rule; {c.open_failures} "
+            f"{'waits' if c.open_failures == 1 else 'wait'} in the Failed Charges report."
+        )
+    if held:
+        lines.append(
+            f"{_plural(held, 'charge')} {'is' if held == 1 else 'are'} held until a claim delay date."
+        )
+    if c.bills:
+        lines.append(
+            f"{_plural(c.bills, 'bill')} opened from the claims; {_plural(postings_sent, 'posting')} sent "
+            f"(a few twice, as Kafka may redeliver): {c.applied} applied, {c.refused} refused with a reason."
+        )
+    return lines
+
+
+def view(
+    engine: Engine, feed: Feed, procs: Processes, report_url: str | None, login: tuple[str, str] | None
+) -> Group:
+    from workers.formatter.rules import RULES
+
+    with engine.connect() as conn:
+        c = counts(conn, feed.charge_ids)
+    status = Table(title="This run", show_header=False, box=None)
+    up = [f"{n} {'up' if alive else '[bold red]DOWN[/]'}" for n, alive in procs.alive().items()]
+    status.add_row("processes", ", ".join(up))
+    for line in in_words(c, len(feed.charge_ids), feed.postings_sent):
+        status.add_row("", line)
+    why = Table(title="Why charges failed (open, this run)")
     why.add_column("rule")
     why.add_column("charges", justify="right")
-    for code, n in reasons:
-        why.add_row(code, str(n))
-    hint = (
-        "Try, in another terminal (.venv/bin/claimflow):\n"
+    for code, n in c.reasons[:8]:
+        why.add_row(RULES[code].title if code in RULES else code, str(n))
+    parts: list[Any] = [status, why]
+    if report_url and login:
+        password, token = login
+        parts.append(
+            Panel.fit(
+                f"Open [bold]{report_url}/[/] and sign in as [bold]{DEMO_USER}[/], "
+                f"password [bold]{password}[/]\n"
+                "Billing menu: Failed Charges, Live failures, Bills, Aging, Statements, Collections.\n"
+                f"API explorer: {report_url}/docs   API token: {token}",
+                title="The billers' workspace",
+            )
+        )
+    parts.append(
+        "In another terminal (.venv/bin/claimflow):\n"
         "  claimflow report search --as demo-biller --group-by reason\n"
-        f'  curl -H "Authorization: Bearer {token}" "{report_url}/failures?sort=-amount&limit=5"\n'
-        "  claimflow bills aging      claimflow kafka status\n"
         "Ctrl-C stops everything."
     )
-    return Group(status, why, hint)
+    return Group(*parts)
 
 
 if __name__ == "__main__":  # pragma: no cover

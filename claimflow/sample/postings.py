@@ -211,9 +211,13 @@ def generate_posting_samples(
     invalid_share: float = 0.15,
     unposted_share: float = 0.1,
     redelivery_share: float = 0.05,
+    spread: dt.timedelta = dt.timedelta(days=1),
 ) -> list[SamplePosting]:
     """Postings for `bills`, one bill's in order, bills interleaved as an ERA feed would.
 
+    A bill's first posting comes 0-20 `spread`s after `start`, each next one 1-14 later: with
+    the default, weeks of a billing office's mail; `make run` passes its claims' time and
+    seconds, so its postings are dated just after the claims they pay.
     A bill under 1.00 only gets a payment in full: the scripts split amounts in cents.
     """
     rng = random.Random(seed)
@@ -224,10 +228,10 @@ def generate_posting_samples(
         if bill.billed_amount <= 0 or rng.random() < unposted_share:
             continue
         scenario, steps = _script(bill, rng, invalid_share)
-        posted = start + dt.timedelta(days=rng.randint(0, 20), minutes=rng.randint(0, 600))
+        posted = start + spread * rng.randint(0, 20) + spread / 144 * rng.randint(0, 60)
         samples = []
         for step in steps:
-            posted += dt.timedelta(days=rng.randint(1, 14), minutes=rng.randint(0, 300))
+            posted += spread * rng.randint(1, 14) + spread / 288 * rng.randint(0, 60)
             posting = Posting(
                 posting_id=_posting_id(rng, ids),
                 bill_id=bill.bill_id,
@@ -251,8 +255,9 @@ def generate_postings(
     seed: int,
     start: dt.datetime = DEFAULT_START,
     invalid_share: float = 0.15,
+    spread: dt.timedelta = dt.timedelta(days=1),
 ) -> list[Posting]:
-    return [s.posting for s in generate_posting_samples(bills, seed, start, invalid_share)]
+    return [s.posting for s in generate_posting_samples(bills, seed, start, invalid_share, spread=spread)]
 
 
 def _script(bill: BillSummary, rng: random.Random, invalid_share: float) -> tuple[str, list[_Step]]:
