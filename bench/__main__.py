@@ -53,12 +53,14 @@ class Mode:
     posting_sqlite: int
     posting_postgres: int
     latency_seconds: float
+    #: Ceiling rounds (of `ceiling` messages) before the workers, and as many after.
+    ceiling_rounds: int
 
 
 MODES = {
-    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8),
-    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30),
-    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60),
+    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 1),
+    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 2),
+    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3),
 }
 
 #: Wide enough for the tables when the output is a pipe (make, CI logs), not a terminal.
@@ -134,18 +136,26 @@ def run(mode: Mode) -> dict[str, Any]:
     env: BenchEnv = start_env(with_postgres=True)
     results["broker"] = env.bootstrap
     try:
-        py = _section(results, "ceiling", lambda: _run(lambda: ceiling.python_passthrough(env, mode.ceiling)))
-        record_size = py.get("payload_bytes_avg", 1150) if isinstance(py, dict) else 1150
+        # Ratios divide by the mean of ceiling rounds timed before and after the workers
+        # (bench/ceiling.py says why); they are computed once both sides are in.
+        timed: list[dict[str, Any]] = []
+
+        def ceiling_rounds(when: str) -> None:
+            value = _section(
+                results,
+                f"ceiling_{when}",
+                lambda: _run(lambda: ceiling.rounds(env, mode.ceiling, mode.ceiling_rounds, when)),
+            )
+            timed.extend(value if isinstance(value, list) else [{**value, "when": when}])
+
+        ceiling_rounds("before")
+        record_size = ceiling.avg_charge_bytes()
         perf = _section(
             results, "kafka_perf", lambda: ceiling.kafka_perf(env, mode.perf, record_size, version)
         )
-        results["ceiling"] = {"python_passthrough": py, "kafka_perf": perf}
-        ceiling_rate = py.get("msg_per_s") if isinstance(py, dict) else None
         # The floor under the formatter's target: the ceiling's loop doing only what no
         # formatter can skip (bench/ladder.py).
         rungs = _section(results, "ladder", lambda: _run(lambda: ladder.ladder(env, mode.ceiling)))
-        for r in rungs.values() if "error" not in rungs else ():
-            r["ratio_to_ceiling"] = _ratio(r, ceiling_rate)
         results["ladder"] = rungs
 
         fmt = _section(results, "formatter", lambda: _run(lambda: workers.formatter(env, mode.formatter)))
@@ -184,6 +194,13 @@ def run(mode: Mode) -> dict[str, Any]:
             skipped = {"skipped": f"posting worker not available: {missing}"}
             results["workers"]["posting_sqlite"] = skipped
             results["workers"]["posting_postgres"] = skipped
+
+        ceiling_rounds("after")
+        py = ceiling.summarize(timed)
+        results["ceiling"] = {"python_passthrough": py, "kafka_perf": perf}
+        ceiling_rate = py.get("msg_per_s")
+        for r in rungs.values() if "error" not in rungs else ():
+            r["ratio_to_ceiling"] = _ratio(r, ceiling_rate)
         for w in results["workers"].values():
             if isinstance(w, dict):
                 w["ratio_to_ceiling"] = _ratio(w, ceiling_rate)
@@ -267,7 +284,28 @@ def show(results: dict[str, Any]) -> None:
     c = results.get("ceiling", {})
     py = c.get("python_passthrough", {})
     perf = c.get("kafka_perf", {})
-    thr.add_row("ceiling: aiokafka passthrough", _fmt(py.get("messages")), _fmt(py.get("msg_per_s")), "1.000")
+    timed = [r for r in py.get("rounds", []) if r.get("msg_per_s")]
+    thr.add_row(
+        f"ceiling: aiokafka passthrough, mean of {len(timed)} rounds",
+        _fmt(py.get("messages")),
+        _fmt(py.get("msg_per_s")) if "error" not in py else f"[red]{py['error'][:60]}[/red]",
+        "1.000",
+    )
+    for when in ("before", "after"):
+        side = [_fmt(r.get("msg_per_s")) for r in py.get("rounds", []) if r.get("when") == when]
+        thr.add_row(
+            f"  rounds {when} the workers: {', '.join(side)}",
+            "",
+            _fmt(py.get(f"mean_{when}")),
+            _fmt(_ratio({"msg_per_s": py.get(f"mean_{when}")}, py.get("msg_per_s"))),
+        )
+    spread = py.get("spread_pct")
+    thr.add_row(
+        "  spread of the rounds: (max - min) / mean",
+        "",
+        f"{_fmt(py.get('min_msg_per_s'))} - {_fmt(py.get('max_msg_per_s'))}",
+        "-" if spread is None else f"{spread:.1f}%",
+    )
     thr.add_row(
         "broker: ProducerPerformance", _fmt(perf.get("messages")), _fmt(perf.get("producer_msg_per_s"))
     )

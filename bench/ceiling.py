@@ -3,6 +3,10 @@
 - `python_passthrough`: an aiokafka consumer reads a topic and produces each message to
   another, batch by batch, waiting for delivery before reading on (the shape of the workers'
   loop), with no framework and no work. A worker can not beat it on this machine.
+- `rounds` and `summarize`: the ceiling the ratios divide by. One round is a few seconds
+  while a worker runs minutes, and on a shared machine one round moved 14% between two
+  runs; so the bench times several rounds before the workers and as many after, and
+  divides by their mean, reporting the spread beside it.
 - `kafka_perf`: Kafka's own ProducerPerformance and ConsumerPerformance from the jars of the
   same version, on the same broker: the broker's limit, far above what Python reaches.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import statistics
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -40,12 +45,18 @@ class _Assigned(ConsumerRebalanceListener):
 BatchWork = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
 
 
-async def python_passthrough(env: BenchEnv, n: int, work: BatchWork | None = None) -> dict[str, Any]:
-    """The ceiling; with `work`, the same loop doing that work on each batch (bench.ladder)."""
+async def python_passthrough(
+    env: BenchEnv, n: int, work: BatchWork | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """The ceiling; with `work`, the same loop doing that work on each batch (bench.ladder).
+
+    Reads `source` when given (a topic `preload` filled with `n` charges), else its own.
+    """
     tag = run_id()
-    source, sink = f"bench.ceiling.{tag}.in", f"bench.ceiling.{tag}.out"
-    await create_plain_topics(env.bootstrap, [source, sink])
-    await produce(env.bootstrap, source, data.charge_messages(n))
+    sink = f"bench.ceiling.{tag}.out"
+    await create_plain_topics(env.bootstrap, [sink])
+    if source is None:
+        source = await preload(env, n)
 
     # The workers' collector settings too (workers/common/collector.py): collecting the
     # bench's own heap (its imports, templates, results) slowed this loop by about 18% on
@@ -91,16 +102,64 @@ async def python_passthrough(env: BenchEnv, n: int, work: BatchWork | None = Non
         "messages": moved,
         "seconds": round(seconds, 3),
         "msg_per_s": round(moved / seconds, 1) if seconds > 0 else None,
-        "payload_bytes_avg": _avg_charge_bytes(),
+        "payload_bytes_avg": avg_charge_bytes(),
         # Results before 2026-11-23 08:00 had Python's default collector here (an ~18%
         # lower ceiling): this says which scale a results file is on.
         "collector": {"heap_frozen": True, "threshold": list(GC_THRESHOLD)},
     }
 
 
-def _avg_charge_bytes() -> int:
+def avg_charge_bytes() -> int:
     sample = list(data.charge_messages(200))
     return round(sum(len(v) for _, v in sample) / len(sample))
+
+
+async def preload(env: BenchEnv, n: int) -> str:
+    """A fresh topic holding `n` charges, for the ceiling's loop to read."""
+    source = f"bench.ceiling.{run_id()}.in"
+    await create_plain_topics(env.bootstrap, [source])
+    await produce(env.bootstrap, source, data.charge_messages(n))
+    return source
+
+
+async def rounds(env: BenchEnv, n: int, count: int, when: str) -> list[dict[str, Any]]:
+    """`count` ceilings of `n` messages each, one after the other, labelled `when`.
+
+    The rounds read one preloaded topic, each in a consumer group of its own.
+    """
+    source = await preload(env, n)
+    return [{**await python_passthrough(env, n, source=source), "when": when} for _ in range(count)]
+
+
+def summarize(timed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ceiling of the run: the mean rate of its rounds, their range and spread.
+
+    `spread_pct` is (max - min) / mean: how far apart the rounds of one run lay, so how
+    far a ratio could have moved had it been divided by a single round instead.
+    """
+    ok = [r for r in timed if r.get("msg_per_s")]
+    if not ok:
+        return {"error": "no ceiling round finished", "rounds": timed}
+    rates = [r["msg_per_s"] for r in ok]
+    mean = statistics.fmean(rates)
+    sides = {
+        f"mean_{when}": round(statistics.fmean(r["msg_per_s"] for r in ok if r["when"] == when), 1)
+        for when in dict.fromkeys(r["when"] for r in ok)
+    }
+    return {
+        "messages": sum(r["messages"] for r in ok),
+        "msg_per_s": round(mean, 1),
+        "min_msg_per_s": min(rates),
+        "max_msg_per_s": max(rates),
+        "spread_pct": round((max(rates) - min(rates)) / mean * 100, 1),
+        **sides,
+        "rounds": [
+            {k: r.get(k) for k in ("when", "messages", "seconds", "msg_per_s", "error") if k in r}
+            for r in timed
+        ],
+        "payload_bytes_avg": ok[0]["payload_bytes_avg"],
+        "collector": ok[0]["collector"],
+    }
 
 
 # --- Kafka's own tools -----------------------------------------------------------------------

@@ -183,10 +183,10 @@ def bound_wal(engine: Engine) -> None:
     begin before the other's checkpoint is done, so it never starts over and grows with
     every commit: two formatters on one file, 400k charges, left a 3.5 GB WAL beside a
     1.1 GB database, every read slower and each process's RSS climbing with the WAL index
-    it maps (docs/PERFORMANCE.md, ninth session). Past WAL_LIMIT_BYTES this checkpoints all
-    of it and truncates it; the other writers wait meanwhile, as for any transaction. A
-    worker writing alone stays far below the limit (its WAL starts over at each
-    checkpoint), so it only pays a stat() per batch. No-op on PostgreSQL and in memory.
+    it maps (docs/PERFORMANCE.md, "Why the current settings"). Past WAL_LIMIT_BYTES this
+    checkpoints all of it and truncates it; the other writers wait meanwhile, as for any
+    transaction. A worker writing alone stays far below the limit (its WAL starts over at
+    each checkpoint), so it only pays a stat() per batch. No-op on PostgreSQL and in memory.
     """
     if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
         return

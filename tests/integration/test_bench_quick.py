@@ -41,7 +41,14 @@ def test_quick_bench_writes_every_figure() -> None:
     assert {"nproc", "memory_gib", "cpu_model"} <= set(results["machine"])
 
     ceiling = results["ceiling"]
-    assert _number(ceiling["python_passthrough"]["msg_per_s"]), ceiling
+    passthrough = ceiling["python_passthrough"]
+    assert _number(passthrough["msg_per_s"]), ceiling
+    # The ratios' denominator: rounds before and after the workers, their mean and spread.
+    assert {r["when"] for r in passthrough["rounds"]} == {"before", "after"}, passthrough
+    assert all(_number(r["msg_per_s"]) for r in passthrough["rounds"]), passthrough
+    for figure in ("mean_before", "mean_after", "min_msg_per_s", "max_msg_per_s", "spread_pct"):
+        assert _number(passthrough[figure]), (figure, passthrough)
+    assert passthrough["min_msg_per_s"] <= passthrough["msg_per_s"] <= passthrough["max_msg_per_s"]
     perf = ceiling["kafka_perf"]
     assert _number(perf["producer_msg_per_s"]) and _number(perf["consumer_msg_per_s"]), perf
 
