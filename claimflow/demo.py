@@ -80,7 +80,7 @@ def run(
 ) -> None:
     """Run everything, feed sample data, show progress; Ctrl-C stops it all."""
     from claimflow.broker import broker_status, ensure_broker, stop_broker
-    from claimflow.db import create_all, make_engine
+    from claimflow.db import create_all, make_engine, safe_url
 
     settings = get_settings()
     seed = seed if seed is not None else int(time.time()) % 1_000_000
@@ -91,7 +91,7 @@ def run(
     console.print(f"Kafka broker at [bold]{bootstrap}[/]")
     engine = make_engine(settings.database_url)
     create_all(engine)
-    console.print(f"Database {settings.database_url.split('@')[-1]} is at the newest migration")
+    console.print(f"Database {safe_url(settings.database_url)} is at the newest migration")
 
     procs = Processes(settings.home / "logs")
     for name in WORKERS:
