@@ -204,5 +204,11 @@ def start_secure_broker(directory: Path, user: str = "claimflow") -> SecureTestB
     )
     own = broker.settings(sasl_username=users[0][0], sasl_password=SecretStr(users[0][1]))
     security = BrokerSecurity(keystore=server.keystore(), truststore=ca.cert, users=users)
-    ensure_broker(port, data_dir=broker.run_dir, prefix="", settings=own, security=security, use_env=False)
+    try:
+        ensure_broker(
+            port, data_dir=broker.run_dir, prefix="", settings=own, security=security, use_env=False
+        )
+    except BaseException:
+        broker.stop()  # one that came up but failed a later step must not outlive the caller
+        raise
     return broker
