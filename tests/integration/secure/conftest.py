@@ -53,12 +53,13 @@ class TlsPostgres:
     password: str = field(repr=False)
 
     def url(
-        self, *, ca: Path | None = None, sslmode: str = "verify-full", password: str | None = None
+        self, *, database: str = "claimflow_test", ca: Path | None = None, sslmode: str = "verify-full"
     ) -> str:
-        login = f"postgres:{self.password if password is None else password}"
+        """A URL with the password, checking the server's name against the CA (`ca`: another)."""
         root = ca or self.ca.cert
         return (
-            f"postgresql://{login}@127.0.0.1:{self.port}/claimflow_test?sslmode={sslmode}&sslrootcert={root}"
+            f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
+            f"?sslmode={sslmode}&sslrootcert={root}"
         )
 
 
