@@ -39,11 +39,12 @@ _mount("claimflow.demo", "demo", "The demo `make run` drives.")
 
 def _check_services(settings: Settings) -> None:
     """Fail at once, in words, when the broker or the database refuses us: a wrong password
-    or CA would otherwise surface as a retry loop or a traceback deep in a client."""
+    or CA would otherwise surface as a retry loop or a traceback deep in a client. Brings
+    the database to the newest migration on the way."""
     from sqlalchemy.exc import OperationalError
 
     from claimflow.broker.security import BrokerAccessError, check_access
-    from claimflow.db import connect_problem, make_engine
+    from claimflow.db import connect_problem, create_all, make_engine
 
     try:
         check_access(settings)
@@ -51,7 +52,7 @@ def _check_services(settings: Settings) -> None:
         _die(str(exc))
     engine = make_engine(settings.database_url)
     try:
-        engine.connect().close()
+        create_all(engine)
     except OperationalError as exc:
         _die(connect_problem(exc, settings.database_url))
     finally:
@@ -70,7 +71,6 @@ def worker(
     """Run one worker until SIGTERM or Ctrl-C (finishes the batch in hand, then stops)."""
     import faust
 
-    from claimflow.db import create_all, make_engine
     from claimflow.logs import configure
 
     if name not in WORKERS:
@@ -78,7 +78,6 @@ def worker(
     settings = get_settings()
     configure(settings.log_level, settings.log_format)
     _check_services(settings)
-    create_all(make_engine(settings.database_url))
     faust_app = importlib.import_module(WORKERS[name]).build(settings)
     from workers.common.collector import tune_gc
 
