@@ -152,7 +152,7 @@ class Feed:
         charges = generate_charges(self.n, self.seed, dt.date.today(), bad_share=self.bad_share)
         self.charge_ids = {c.charge_id for c in charges}
         messages = [(c.account.encode(), c.model_dump_json().encode()) for c in charges]
-        asyncio.run(_produce(self.bootstrap, self.settings.topic(CHARGES), messages))
+        asyncio.run(_produce(self.bootstrap, self.settings.topic(CHARGES), messages, self.settings))
         console.print(f"Published {len(charges)} sample charges (seed {self.seed})")
 
     def maybe_publish_postings(self) -> None:
@@ -169,7 +169,7 @@ class Feed:
 
         postings = generate_postings([BillSummary(*b) for b in bills], self.seed)
         messages = [(p.bill_id.encode(), p.model_dump_json().encode()) for p in postings]
-        asyncio.run(_produce(self.bootstrap, self.settings.topic(POSTINGS), messages))
+        asyncio.run(_produce(self.bootstrap, self.settings.topic(POSTINGS), messages, self.settings))
         self.postings_sent = len(postings)
 
     def _bills(self) -> list[tuple[str, Any, int, list[str]]]:
@@ -190,10 +190,16 @@ class Feed:
         return [(r[0], Decimal(str(r[1])).quantize(CENT), int(r[2]), []) for r in rows if r[0] in mine]
 
 
-async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+async def _produce(
+    bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]], settings: Settings
+) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
+    from claimflow.broker.security import client_kwargs
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=10, **client_kwargs(settings)
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in messages]
