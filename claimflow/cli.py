@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from claimflow.settings import get_settings
+from claimflow.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, help="claimflow: a billing pipeline for therapy practices.")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
@@ -37,6 +37,33 @@ _mount("workers.report.cli", "report", "The Failed Charges report service, its u
 _mount("claimflow.demo", "demo", "The demo `make run` drives.")
 
 
+def _check_services(settings: Settings) -> None:
+    """Fail at once, in words, when the broker or the database refuses us: a wrong password
+    or CA would otherwise surface as a retry loop or a traceback deep in a client. Brings
+    the database to the newest migration on the way."""
+    from sqlalchemy.exc import OperationalError
+
+    from claimflow.broker.security import BrokerAccessError, check_access
+    from claimflow.db import connect_problem, create_all, make_engine
+
+    try:
+        check_access(settings)
+    except BrokerAccessError as exc:
+        _die(str(exc))
+    engine = make_engine(settings.database_url)
+    try:
+        create_all(engine)
+    except OperationalError as exc:
+        _die(connect_problem(exc, settings.database_url))
+    finally:
+        engine.dispose()
+
+
+def _die(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 @app.command()
 def worker(
     name: Annotated[str, typer.Argument(help=f"one of: {', '.join(WORKERS)}")],
@@ -44,14 +71,13 @@ def worker(
     """Run one worker until SIGTERM or Ctrl-C (finishes the batch in hand, then stops)."""
     import faust
 
-    from claimflow.db import create_all, make_engine
     from claimflow.logs import configure
 
     if name not in WORKERS:
         raise typer.BadParameter(f"unknown worker {name!r}; choose one of {', '.join(WORKERS)}")
     settings = get_settings()
     configure(settings.log_level, settings.log_format)
-    create_all(make_engine(settings.database_url))
+    _check_services(settings)
     faust_app = importlib.import_module(WORKERS[name]).build(settings)
     from workers.common.collector import tune_gc
 
@@ -82,6 +108,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
 
     settings = get_settings()
     found = gather(settings, make_engine(settings.database_url))
+    if found["broker"].get("error"):
+        if as_json:
+            typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        _die(found["broker"]["error"])
     if as_json:
         typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
         return
@@ -109,9 +139,15 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database at CLAIMFLOW_DATABASE_URL to the newest migration."""
-    from claimflow.db import create_all, make_engine
+    from sqlalchemy.exc import OperationalError
 
-    create_all(make_engine(get_settings().database_url))
+    from claimflow.db import connect_problem, create_all, make_engine
+
+    url = get_settings().database_url
+    try:
+        create_all(make_engine(url))
+    except OperationalError as exc:
+        _die(connect_problem(exc, url))
     typer.echo("database is at the newest migration")
 
 

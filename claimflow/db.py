@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import BindParameter, Connection, Engine, MetaData, bindparam, create_engine, event, exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
 from claimflow.logs import get_logger
@@ -71,6 +72,21 @@ def in_list(values: Iterable[T]) -> list[T]:
         return items
     size = 1 << (n - 1).bit_length() if n <= 16 else -(-n // 64) * 64
     return items + [items[-1]] * (size - n)
+
+
+def safe_url(url: str) -> str:
+    """The database URL with its password masked: the only form a log or message shows."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "(a database URL that does not parse)"
+
+
+def connect_problem(error: BaseException, url: str) -> str:
+    """One line for a database that would not let us in (refused, TLS, password)."""
+    orig = getattr(error, "orig", None) or error
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return f"cannot connect to the database at {safe_url(url)}: {first}"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -80,7 +80,7 @@ def run(
 ) -> None:
     """Run everything, feed sample data, show progress; Ctrl-C stops it all."""
     from claimflow.broker import broker_status, ensure_broker, stop_broker
-    from claimflow.db import create_all, make_engine
+    from claimflow.db import create_all, make_engine, safe_url
 
     settings = get_settings()
     seed = seed if seed is not None else int(time.time()) % 1_000_000
@@ -91,7 +91,7 @@ def run(
     console.print(f"Kafka broker at [bold]{bootstrap}[/]")
     engine = make_engine(settings.database_url)
     create_all(engine)
-    console.print(f"Database {settings.database_url.split('@')[-1]} is at the newest migration")
+    console.print(f"Database {safe_url(settings.database_url)} is at the newest migration")
 
     procs = Processes(settings.home / "logs")
     for name in WORKERS:
@@ -153,7 +153,7 @@ class Feed:
         charges = generate_charges(self.n, self.seed, dt.date.today(), bad_share=self.bad_share)
         self.charge_ids = {c.charge_id for c in charges}
         messages = [(c.account.encode(), c.model_dump_json().encode()) for c in charges]
-        asyncio.run(_produce(self.bootstrap, self.settings.topic(CHARGES), messages))
+        asyncio.run(_produce(self.bootstrap, self.settings.topic(CHARGES), messages, self.settings))
         console.print(f"Published {len(charges)} sample charges (seed {self.seed})")
 
     def maybe_publish_postings(self) -> None:
@@ -176,7 +176,7 @@ class Feed:
             spread=dt.timedelta(seconds=1),
         )
         messages = [(p.bill_id.encode(), p.model_dump_json().encode()) for p in postings]
-        asyncio.run(_produce(self.bootstrap, self.settings.topic(POSTINGS), messages))
+        asyncio.run(_produce(self.bootstrap, self.settings.topic(POSTINGS), messages, self.settings))
         self.postings_sent = len(postings)
 
     def _bills(self) -> list[tuple[str, Any, int, list[str]]]:
@@ -197,10 +197,16 @@ class Feed:
         return [(r[0], Decimal(str(r[1])).quantize(CENT), int(r[2]), []) for r in rows if r[0] in mine]
 
 
-async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+async def _produce(
+    bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]], settings: Settings
+) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
+    from claimflow.broker.security import client_kwargs
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=10, **client_kwargs(settings)
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in messages]

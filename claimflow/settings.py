@@ -1,4 +1,9 @@
-"""The one settings object. Everything comes from the environment, prefix CLAIMFLOW_."""
+"""The one settings object. Everything comes from the environment, prefix CLAIMFLOW_.
+
+A secret may instead come from a file, as Docker and Kubernetes mount them:
+CLAIMFLOW_SASL_PASSWORD_FILE and CLAIMFLOW_DATABASE_URL_FILE name a file whose content
+(less a trailing newline) is the setting. Setting both a value and its file is an error.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,12 +31,15 @@ class Settings(BaseSettings):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
 
-    # Storage.
-    database_url: str = f"sqlite:///{ROOT / 'var' / 'claimflow.db'}"
+    # Storage. The URL may hold a password: repr=False keeps it out of a printed Settings,
+    # and claimflow.db.safe_url masks it wherever a URL is shown.
+    database_url: str = Field(default=f"sqlite:///{ROOT / 'var' / 'claimflow.db'}", repr=False)
+    database_url_file: Path | None = None
 
     # Where the project keeps its runtime files (broker jars cache, broker data, logs).
     home: Path = ROOT / "var"
@@ -52,8 +60,32 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> Settings:
+        if self.sasl_password_file is not None:
+            if self.sasl_password is not None:
+                raise ValueError("set CLAIMFLOW_SASL_PASSWORD or CLAIMFLOW_SASL_PASSWORD_FILE, not both")
+            self.sasl_password = SecretStr(_read_secret(self.sasl_password_file, "sasl_password_file"))
+        if self.database_url_file is not None:
+            if "database_url" in self.model_fields_set:
+                raise ValueError("set CLAIMFLOW_DATABASE_URL or CLAIMFLOW_DATABASE_URL_FILE, not both")
+            self.database_url = _read_secret(self.database_url_file, "database_url_file")
+        return self
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+
+def _read_secret(path: Path, name: str) -> str:
+    """A secret file's content without its trailing newline. Errors name the file, never
+    what is in it."""
+    try:
+        value = path.read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    if not value:
+        raise ValueError(f"{name}: {path} is empty")
+    return value
 
 
 @lru_cache

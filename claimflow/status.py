@@ -36,7 +36,7 @@ async def consumer_lag(settings: Settings) -> list[Lag]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from claimflow.broker.admin import client_kwargs
+    from claimflow.broker.security import client_kwargs
 
     kwargs = client_kwargs(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **kwargs)
@@ -97,13 +97,25 @@ def gather(settings: Settings, engine: Engine) -> dict[str, Any]:
     broker = broker_status(settings=settings)
     lag: list[Lag] = []
     lag_error = None
+    access_error = None
+    if not broker.running and settings.security_protocol != "PLAINTEXT":
+        from claimflow.broker import run_sync
+        from claimflow.broker.security import access_problem
+
+        # "Down" and "refused us" need different fixes: say which.
+        access_error = run_sync(access_problem(settings))
     if broker.running:
         try:
             lag = asyncio.run(asyncio.wait_for(consumer_lag(settings), timeout=20))
         except Exception as exc:  # the status page must still show the database side
             lag_error = f"{type(exc).__name__}: {exc}"
     return {
-        "broker": {"running": broker.running, "bootstrap": broker.bootstrap, "external": broker.external},
+        "broker": {
+            "running": broker.running,
+            "bootstrap": broker.bootstrap,
+            "external": broker.external,
+            "error": access_error,
+        },
         "lag": [
             {"worker": x.worker, "topic": x.topic, "committed": x.committed, "end": x.end, "behind": x.behind}
             for x in lag

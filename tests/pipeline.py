@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -86,9 +87,11 @@ async def produce(
     topic: str,
     messages: Iterable[tuple[bytes | None, bytes | None]],  # a None value is a tombstone
     headers: Sequence[tuple[str, bytes]] | None = None,
+    **security: Any,
 ) -> int:
+    """`security`: a secured broker's client options (claimflow.broker.security.client_kwargs)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=4 * 1024 * 1024
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=4 * 1024 * 1024, **security
     )
     await producer.start()
     n = 0
@@ -109,6 +112,7 @@ async def consume_until(
     done: Callable[[list[Record]], bool],
     timeout: float = 90.0,
     settle: float = 0.0,
+    **security: Any,
 ) -> list[Record]:
     """Read topics from the beginning until `done(records)`; then read `settle` seconds more
     so that duplicates arriving late are seen too."""
@@ -118,6 +122,7 @@ async def consume_until(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
+        **security,
     )
     await consumer.start()
     records: list[Record] = []

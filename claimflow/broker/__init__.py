@@ -4,6 +4,10 @@
     broker_status().running              # is it up?
     stop_broker()                        # SIGTERM, then SIGKILL
 
+A `BrokerSecurity` makes the broker's listener SASL_SSL (TLS with a PEM keystore, SCRAM
+users created when the storage is formatted); the clients' side is `settings`' security
+options, through `claimflow.broker.security.client_kwargs`.
+
 If `KAFKA_BOOTSTRAP_SERVERS` is set (or `CLAIMFLOW_BOOTSTRAP_SERVERS` names a non-loopback
 host), that existing cluster wins: nothing is started, only the topics are created.
 
@@ -24,13 +28,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from claimflow.broker import admin, kraft, maven
-from claimflow.broker.kraft import BrokerError, BrokerLayout
+from claimflow.broker.kraft import BrokerError, BrokerLayout, BrokerSecurity
+from claimflow.broker.security import client_kwargs
 from claimflow.logs import get_logger
 from claimflow.settings import Settings, get_settings
 
 __all__ = [
     "BrokerError",
     "BrokerLayout",
+    "BrokerSecurity",
     "BrokerStatus",
     "broker_status",
     "create_topics",
@@ -106,6 +112,7 @@ def layout_for(
     controller_port: int | None = None,
     data_dir: Path | None = None,
     settings: Settings | None = None,
+    security: BrokerSecurity | None = None,
 ) -> BrokerLayout:
     """Where the broker for `port` lives. The controller listens on port + 1 by default."""
     settings = settings or get_settings()
@@ -114,6 +121,7 @@ def layout_for(
         port=port,
         controller_port=controller_port or port + 1,
         run_dir=Path(data_dir) if data_dir else kraft.default_run_dir(settings.home, port),
+        security=security,
     )
 
 
@@ -121,7 +129,7 @@ def create_topics(
     bootstrap: str, prefix: str = "", *, settings: Settings | None = None, external: bool = False
 ) -> list[str]:
     """Create the topics of contracts/topics.py (with `prefix`) that are missing."""
-    kwargs = admin.client_kwargs(settings or get_settings()) if external else {}
+    kwargs = client_kwargs(settings or get_settings()) if external else {}
     return run_sync(admin.create_topics(bootstrap, prefix, **kwargs))
 
 
@@ -135,6 +143,11 @@ def _check_version(layout: BrokerLayout, version: str) -> None:
         shutil.rmtree(layout.data_dir)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(version + "\n")
+
+
+def _own_kwargs(layout: BrokerLayout, settings: Settings) -> dict[str, Any]:
+    """How to reach a broker this project starts: its settings' security on a secured one."""
+    return client_kwargs(settings) if layout.security is not None else {}
 
 
 def _start(layout: BrokerLayout, settings: Settings, timeout: float) -> None:
@@ -154,13 +167,13 @@ def _start(layout: BrokerLayout, settings: Settings, timeout: float) -> None:
                 + "\n"
                 + kraft.tail(layout.server_log)
             )
-        if run_sync(admin.ping(layout.bootstrap, timeout=2.0)):
+        if run_sync(admin.ping(layout.bootstrap, timeout=2.0, **_own_kwargs(layout, settings))):
             break
         if time.monotonic() > deadline:
             kraft.stop(layout, timeout=10)
             raise BrokerError(f"Kafka broker did not answer within {timeout:.0f}s; see {layout.server_log}")
         time.sleep(0.5)
-    run_sync(admin.warm_up_groups(layout.bootstrap))
+    run_sync(admin.warm_up_groups(layout.bootstrap, **_own_kwargs(layout, settings)))
     log.info(
         "kafka.broker.ready",
         bootstrap=layout.bootstrap,
@@ -178,33 +191,39 @@ def ensure_broker(
     settings: Settings | None = None,
     timeout: float = 120.0,
     use_env: bool = True,
+    security: BrokerSecurity | None = None,
 ) -> str:
     """Make sure a broker runs and has the topics; return its bootstrap servers string.
 
     Idempotent and safe to call from several processes at once (a lock file guards the
-    start). `prefix` defaults to settings.topic_prefix.
+    start). `prefix` defaults to settings.topic_prefix. With `security` the broker listens
+    SASL_SSL, and `settings` must carry a login of its users (security_protocol SASL_SSL,
+    the CA as ssl_cafile) for the readiness checks and topic creation.
     """
     settings = settings or get_settings()
     prefix = settings.topic_prefix if prefix is None else prefix
     external = external_bootstrap() if use_env else None
     if external:
-        kwargs = admin.client_kwargs(settings)
+        kwargs = client_kwargs(settings)
         run_sync(admin.wait_until_ready(external, timeout=min(timeout, 60.0), **kwargs))
         create_topics(external, prefix, settings=settings, external=True)
         return external
 
-    layout = layout_for(port, controller_port=controller_port, data_dir=data_dir, settings=settings)
+    layout = layout_for(
+        port, controller_port=controller_port, data_dir=data_dir, settings=settings, security=security
+    )
     layout.run_dir.mkdir(parents=True, exist_ok=True)
+    kwargs = _own_kwargs(layout, settings)
     with maven.file_lock(layout.lock_file):
         if kraft.read_pid(layout) is not None:
-            run_sync(admin.wait_until_ready(layout.bootstrap, timeout=timeout))
-        elif run_sync(admin.ping(layout.bootstrap, timeout=3.0)):
+            run_sync(admin.wait_until_ready(layout.bootstrap, timeout=timeout, **kwargs))
+        elif run_sync(admin.ping(layout.bootstrap, timeout=3.0, **kwargs)):
             # Some other broker already serves this port (started by hand, another
             # checkout): use it rather than fail on "address in use".
             log.warning("kafka.broker.foreign", bootstrap=layout.bootstrap)
         else:
             _start(layout, settings, timeout)
-        create_topics(layout.bootstrap, prefix)
+        run_sync(admin.create_topics(layout.bootstrap, prefix, **kwargs))
     return layout.bootstrap
 
 
@@ -229,13 +248,16 @@ def broker_status(
     settings = settings or get_settings()
     external = external_bootstrap()
     if external:
-        kwargs = admin.client_kwargs(settings)
+        kwargs = client_kwargs(settings)
         up = run_sync(admin.ping(external, **kwargs))
         topics = run_sync(admin.list_topics(external, **kwargs)) if up else []
         return BrokerStatus(running=up, bootstrap=external, external=True, topics=topics)
     layout = layout_for(port, data_dir=data_dir, settings=settings)
     pid = kraft.read_pid(layout)
-    up = run_sync(admin.ping(layout.bootstrap, timeout=3.0))
+    # Whatever listens there is asked the way the settings say: a secured broker needs
+    # their TLS and SASL options; a PLAINTEXT one gets none.
+    kwargs = client_kwargs(settings)
+    up = run_sync(admin.ping(layout.bootstrap, timeout=3.0, **kwargs))
     version_file = layout.run_dir / "kafka.version"
     return BrokerStatus(
         running=up,
@@ -244,5 +266,5 @@ def broker_status(
         pid=pid,
         run_dir=layout.run_dir,
         kafka_version=version_file.read_text().strip() if version_file.exists() else None,
-        topics=run_sync(admin.list_topics(layout.bootstrap)) if up else [],
+        topics=run_sync(admin.list_topics(layout.bootstrap, **kwargs)) if up else [],
     )

@@ -1,4 +1,8 @@
-"""Talk to a running cluster with aiokafka's admin client: readiness, topics."""
+"""Talk to a running cluster with aiokafka's admin client: readiness, topics.
+
+Every function takes the client's security options as keyword arguments
+(`claimflow.broker.security.client_kwargs(settings)`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from claimflow.logs import get_logger
-from claimflow.settings import Settings
 from contracts.topics import PARTITIONS
 
 log = get_logger(__name__)
@@ -23,25 +26,6 @@ TOPIC_ALREADY_EXISTS = 36
 
 class TopicError(RuntimeError):
     """The cluster refused to create a topic for a reason other than 'already exists'."""
-
-
-def client_kwargs(settings: Settings | None) -> dict[str, Any]:
-    """Security options for an existing (possibly SASL/TLS) cluster; none for ours."""
-    if settings is None or settings.security_protocol == "PLAINTEXT":
-        return {}
-    kwargs: dict[str, Any] = {"security_protocol": settings.security_protocol}
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        kwargs["ssl_context"] = create_ssl_context(
-            cafile=settings.ssl_cafile, certfile=settings.ssl_certfile, keyfile=settings.ssl_keyfile
-        )
-    if settings.sasl_mechanism:
-        kwargs["sasl_mechanism"] = settings.sasl_mechanism
-        kwargs["sasl_plain_username"] = settings.sasl_username
-        if settings.sasl_password is not None:
-            kwargs["sasl_plain_password"] = settings.sasl_password.get_secret_value()
-    return kwargs
 
 
 def topic_names(prefix: str = "", partitions: Mapping[str, int] = PARTITIONS) -> dict[str, int]:

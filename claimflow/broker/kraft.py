@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimflow.logs import get_logger
@@ -39,6 +39,28 @@ class BrokerError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class BrokerSecurity:
+    """A SASL_SSL listener (TLS, SCRAM-SHA-512) in place of the PLAINTEXT one.
+
+    The controller listener stays PLAINTEXT: it is bound to loopback and only the broker
+    itself talks to it. SCRAM users are written into the cluster's metadata when the
+    storage is formatted; the first one is also the broker's own inter-broker login.
+    """
+
+    #: PEM file holding the server's private key (PKCS#8) and its certificate chain.
+    keystore: Path
+    #: PEM file with the CA certificate(s) the broker trusts (for its own inter-broker link).
+    truststore: Path
+    #: (user, password) pairs; never in a repr, since layouts end up in log lines.
+    users: tuple[tuple[str, str], ...] = field(repr=False)
+    mechanism: str = "SCRAM-SHA-512"
+
+    @property
+    def listener(self) -> str:
+        return "SASL_SSL"
+
+
+@dataclass(frozen=True)
 class BrokerLayout:
     """Where one broker keeps its files and which ports it listens on."""
 
@@ -47,6 +69,7 @@ class BrokerLayout:
     run_dir: Path
     host: str = "127.0.0.1"
     node_id: int = 1
+    security: BrokerSecurity | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -87,6 +110,7 @@ def default_run_dir(home: Path, port: int) -> Path:
 
 def render_properties(layout: BrokerLayout) -> str:
     """server.properties for a single-node cluster tuned for fast start and fast tests."""
+    listener = layout.security.listener if layout.security else "PLAINTEXT"
     props: dict[str, str | int] = {
         "process.roles": "broker,controller",
         "node.id": layout.node_id,
@@ -94,12 +118,12 @@ def render_properties(layout: BrokerLayout) -> str:
         # needs reconfiguring, which is all a one-node dev cluster wants.
         "controller.quorum.voters": f"{layout.node_id}@{layout.host}:{layout.controller_port}",
         "listeners": (
-            f"PLAINTEXT://{layout.host}:{layout.port},CONTROLLER://{layout.host}:{layout.controller_port}"
+            f"{listener}://{layout.host}:{layout.port},CONTROLLER://{layout.host}:{layout.controller_port}"
         ),
-        "advertised.listeners": f"PLAINTEXT://{layout.host}:{layout.port}",
+        "advertised.listeners": f"{listener}://{layout.host}:{layout.port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": listener,
+        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{listener}:{listener}",
         "log.dirs": str(layout.data_dir),
         # Topics are created explicitly from contracts/topics.py; a typo must fail loudly
         # instead of silently creating a one-partition topic.
@@ -125,9 +149,41 @@ def render_properties(layout: BrokerLayout) -> str:
         "log.segment.bytes": 64 * 1024 * 1024,
         "delete.topic.enable": "true",
     }
+    if layout.security is not None:
+        props.update(security_properties(layout.security))
     lines = ["# Written by claimflow.broker; edits are overwritten on the next start."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
+
+
+def security_properties(security: BrokerSecurity) -> dict[str, str | int]:
+    mechanism = security.mechanism
+    user, password = security.users[0]
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{user}" password="{password}";'
+    )
+    return {
+        "sasl.enabled.mechanisms": mechanism,
+        "sasl.mechanism.inter.broker.protocol": mechanism,
+        f"listener.name.{security.listener.lower()}.{mechanism.lower()}.sasl.jaas.config": jaas,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(security.keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(security.truststore),
+        # No client certificates: clients prove who they are with SCRAM over TLS.
+        "ssl.client.auth": "none",
+    }
+
+
+def scram_arguments(security: BrokerSecurity | None) -> list[str]:
+    """kafka-storage's --add-scram options: the users exist from the cluster's first start."""
+    if security is None:
+        return []
+    out: list[str] = []
+    for user, password in security.users:
+        out += ["--add-scram", f"{security.mechanism}=[name={user},password={password}]"]
+    return out
 
 
 def render_log4j2(server_log: Path) -> str:
@@ -189,6 +245,9 @@ def classpath(libs: Path) -> str:
 
 def write_config(layout: BrokerLayout) -> None:
     layout.run_dir.mkdir(parents=True, exist_ok=True)
+    # It may hold the broker's SCRAM password: readable by its owner only.
+    layout.properties_file.touch(mode=0o600, exist_ok=True)
+    layout.properties_file.chmod(0o600)
     layout.properties_file.write_text(render_properties(layout))
     layout.log4j_file.write_text(render_log4j2(layout.server_log))
 
@@ -214,10 +273,14 @@ def format_storage(libs: Path, layout: BrokerLayout) -> None:
         "-c",
         str(layout.properties_file),
         "--ignore-formatted",
+        *scram_arguments(layout.security),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
     if proc.returncode != 0:
-        raise BrokerError(f"kafka storage format failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
+        output = (proc.stdout + proc.stderr).strip()[-2000:]
+        for _, password in layout.security.users if layout.security else ():
+            output = output.replace(password, "***")
+        raise BrokerError(f"kafka storage format failed: {output}")
     log.info("kafka.storage.formatted", data_dir=str(layout.data_dir))
 
 

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
 
 from claimflow.broker import (
     BrokerLayout,
+    BrokerSecurity,
     admin,
     broker_status,
     ensure_broker,
@@ -22,8 +27,11 @@ from claimflow.broker import (
     stop_broker,
 )
 from claimflow.broker.maven import file_lock
+from claimflow.broker.security import client_kwargs
 from claimflow.logs import get_logger
-from claimflow.settings import get_settings
+from claimflow.settings import Settings, get_settings
+from claimflow.testing.certs import CertFiles, make_ca, make_server_cert
+from claimflow.testing.ports import free_port_pair
 from contracts.topics import PARTITIONS
 
 log = get_logger(__name__)
@@ -116,13 +124,91 @@ def unique_prefix(label: str = "t") -> str:
 
 
 def create_prefixed_topics(bootstrap: str, prefix: str, external: bool = False) -> list[str]:
-    kwargs = admin.client_kwargs(get_settings()) if external else {}
+    kwargs = client_kwargs(get_settings()) if external else {}
     run_sync(admin.create_topics(bootstrap, prefix, **kwargs))
     return [f"{prefix}{name}" for name in PARTITIONS]
 
 
 def delete_topics(bootstrap: str, topics: list[str], external: bool = False) -> None:
     """Best-effort clean-up; a leftover topic costs disk, not correctness."""
-    kwargs = admin.client_kwargs(get_settings()) if external else {}
+    kwargs = client_kwargs(get_settings()) if external else {}
     with contextlib.suppress(Exception):
         run_sync(admin.delete_topics(bootstrap, topics, **kwargs))
+
+
+@dataclass(frozen=True)
+class SecureTestBroker:
+    """A broker of its own with a SASL_SSL listener (SCRAM-SHA-512), its CA and two users:
+    the broker's own login and `user`, the one the project's clients use."""
+
+    bootstrap: str
+    port: int
+    run_dir: Path
+    ca: CertFiles
+    user: str
+    password: str = field(repr=False)
+
+    __test__ = False
+
+    def settings(
+        self, base: Settings | None = None, *, password: str | None = None, **update: Any
+    ) -> Settings:
+        """`base` (default: the environment's settings) pointed at this broker and logged in."""
+        secret = SecretStr(self.password if password is None else password)
+        return (base or get_settings()).model_copy(
+            update={
+                "bootstrap_servers": self.bootstrap,
+                "security_protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "sasl_username": self.user,
+                "sasl_password": secret,
+                "ssl_cafile": self.ca.cert,
+                **update,
+            }
+        )
+
+    def env(self, *, password_file: Path | None = None) -> dict[str, str]:
+        """The same login as CLAIMFLOW_ environment variables for a worker process; the
+        password from `password_file` when given, as a container's secret would be."""
+        env = {
+            "CLAIMFLOW_BOOTSTRAP_SERVERS": self.bootstrap,
+            "CLAIMFLOW_SECURITY_PROTOCOL": "SASL_SSL",
+            "CLAIMFLOW_SASL_MECHANISM": "SCRAM-SHA-512",
+            "CLAIMFLOW_SASL_USERNAME": self.user,
+            "CLAIMFLOW_SSL_CAFILE": str(self.ca.cert),
+        }
+        if password_file is not None:
+            env["CLAIMFLOW_SASL_PASSWORD_FILE"] = str(password_file)
+        else:
+            env["CLAIMFLOW_SASL_PASSWORD"] = self.password
+        return env
+
+    def stop(self) -> None:
+        stop_broker(self.port, data_dir=self.run_dir)
+
+
+def start_secure_broker(directory: Path, user: str = "claimflow") -> SecureTestBroker:
+    """Make a CA and a server certificate for 127.0.0.1 under `directory`, and start a
+    SASL_SSL broker on free ports with its data there. Stop it with `.stop()`."""
+    ca = make_ca(directory / "ca")
+    server = make_server_cert(ca, directory / "server")
+    users = (("claimflow-broker", secrets.token_urlsafe(18)), (user, secrets.token_urlsafe(18)))
+    port = free_port_pair()
+    broker = SecureTestBroker(
+        bootstrap=f"127.0.0.1:{port}",
+        port=port,
+        run_dir=directory / "kafka",
+        ca=ca,
+        user=users[1][0],
+        password=users[1][1],
+    )
+    own = broker.settings(sasl_username=users[0][0], sasl_password=SecretStr(users[0][1]))
+    security = BrokerSecurity(keystore=server.keystore(), truststore=ca.cert, users=users)
+    try:
+        ensure_broker(
+            port, data_dir=broker.run_dir, prefix="", settings=own, security=security, use_env=False
+        )
+    except BaseException:
+        broker.stop()  # one that came up but failed a later step must not outlive the caller
+        raise
+    return broker

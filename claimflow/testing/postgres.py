@@ -7,6 +7,11 @@ PostgreSQL refuses to run as root, so as root every server command runs as the `
 system user (created if missing) and the temp directory belongs to it. Authentication is
 `trust`, and the server listens on 127.0.0.1 only, so nothing outside this machine sees it.
 Durability is switched off (fsync, full_page_writes): the data dies with the test run anyway.
+
+    start_postgres(tls=server_cert, password="...")   # ssl=on, TCP only over TLS, password auth
+
+With `tls` the server presents that certificate and refuses TCP connections without TLS
+(pg_hba `hostssl`); with `password` TCP logins need it (scram-sha-256).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimflow.logs import get_logger
+from claimflow.testing.certs import CertFiles
 from claimflow.testing.ports import free_port
 
 log = get_logger(__name__)
@@ -96,6 +102,8 @@ class PostgresServer:
     port: int
     database: str = DEFAULT_DATABASE
     host: str = "127.0.0.1"
+    password: str | None = field(default=None, repr=False)
+    tls: CertFiles | None = None
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -108,10 +116,16 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{PG_USER}@{self.host}:{self.port}/{self.database}"
+        return self._url(self.database)
 
     def admin_url(self) -> str:
-        return f"postgresql://{PG_USER}@{self.host}:{self.port}/postgres"
+        return self._url("postgres")
+
+    def _url(self, database: str) -> str:
+        login = f"{PG_USER}:{self.password}" if self.password else PG_USER
+        # Encrypted but not verified: callers that test verification add their own sslmode.
+        query = "?sslmode=require" if self.tls else ""
+        return f"postgresql://{login}@{self.host}:{self.port}/{database}{query}"
 
     def stop(self) -> None:
         if self._stopped:
@@ -169,28 +183,65 @@ class PostgresServer:
             os.kill(pid, signal.SIGKILL)
 
 
-def _initdb(bin_dir: Path, base: Path) -> None:
-    proc = _run_as_pg(
-        [
-            str(bin_dir / "initdb"),
-            "-D",
-            str(base / "data"),
-            "-U",
-            PG_USER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-        ],
-        cwd=base,
-    )
+def _initdb(bin_dir: Path, base: Path, password: str | None = None) -> None:
+    auth = ["--auth=trust"]
+    if password is not None:
+        pwfile = base / "pwfile"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        _chown_to_pg(pwfile)
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+    try:
+        proc = _run_as_pg(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(base / "data"),
+                "-U",
+                PG_USER,
+                *auth,
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            cwd=base,
+        )
+    finally:
+        (base / "pwfile").unlink(missing_ok=True)
     if proc.returncode != 0:
         raise PostgresUnavailable(f"initdb failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
 
 
+def _install_tls(base: Path, tls: CertFiles) -> None:
+    """Copy the server's certificate and key where the server user can read them (the key
+    0600, or PostgreSQL refuses it) and make TCP logins TLS-only (_pg_ctl_start turns ssl on)."""
+    directory = base / "tls"
+    directory.mkdir()
+    _chown_to_pg(directory)
+    cert, key = directory / "server.pem", directory / "server.key"
+    shutil.copyfile(tls.cert, cert)
+    shutil.copyfile(tls.key, key)
+    key.chmod(0o600)
+    for path in (cert, key):
+        _chown_to_pg(path)
+    hba = base / "data" / "pg_hba.conf"
+    lines = hba.read_text().splitlines()
+    hba.write_text("\n".join("hostssl" + ln[4:] if ln.startswith("host ") else ln for ln in lines) + "\n")
+
+
 def _pg_ctl_start(server: PostgresServer) -> subprocess.CompletedProcess[str]:
+    tls = (
+        [
+            "-c ssl=on",
+            f"-c ssl_cert_file={server.base_dir / 'tls' / 'server.pem'}",
+            f"-c ssl_key_file={server.base_dir / 'tls' / 'server.key'}",
+        ]
+        if server.tls
+        else []
+    )
     options = " ".join(
         [
+            *tls,
             f"-p {server.port}",
             f"-h {server.host}",
             f"-k {server.base_dir}",  # our own socket dir: /var/run/postgresql may not exist
@@ -226,7 +277,13 @@ def _create_database(server: PostgresServer) -> None:
         conn.execute(f'CREATE DATABASE "{server.database}"')
 
 
-def start_postgres(database: str = DEFAULT_DATABASE, attempts: int = 3) -> PostgresServer:
+def start_postgres(
+    database: str = DEFAULT_DATABASE,
+    attempts: int = 3,
+    *,
+    tls: CertFiles | None = None,
+    password: str | None = None,
+) -> PostgresServer:
     """initdb + pg_ctl start on a free loopback port, then create `database`."""
     bin_dir = find_bin_dir()
     if bin_dir is None:
@@ -240,12 +297,21 @@ def start_postgres(database: str = DEFAULT_DATABASE, attempts: int = 3) -> Postg
     base = Path(tempfile.mkdtemp(prefix="claimflow-pg-"))
     _chown_to_pg(base)
     try:
-        _initdb(bin_dir, base)
+        _initdb(bin_dir, base, password)
+        if tls is not None:
+            _install_tls(base, tls)
         last = ""
         for _ in range(attempts):
             # The port is only reserved until we close the probe socket: on a race with
             # another process, try a fresh one.
-            server = PostgresServer(bin_dir=bin_dir, base_dir=base, port=free_port(), database=database)
+            server = PostgresServer(
+                bin_dir=bin_dir,
+                base_dir=base,
+                port=free_port(),
+                database=database,
+                password=password,
+                tls=tls,
+            )
             proc = _pg_ctl_start(server)
             if proc.returncode == 0:
                 break

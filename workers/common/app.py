@@ -9,39 +9,16 @@ at-least-once; every effect is idempotent by a business key (see workers/common/
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping
 from typing import Any
 
 import faust
 from faust.app.base import BootStrategy
 
+from claimflow.broker.security import faust_credentials
 from claimflow.settings import Settings
 from workers.common.batch import BatchRunner
 from workers.common.consumer import BatchConsumer
-
-
-def credentials(settings: Settings) -> Any:
-    """Broker credentials for SASL/TLS deployments; None on a local PLAINTEXT broker."""
-    protocol = settings.security_protocol
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None)
-        if settings.ssl_certfile:
-            context.load_cert_chain(
-                str(settings.ssl_certfile), str(settings.ssl_keyfile) if settings.ssl_keyfile else None
-            )
-    if protocol.startswith("SASL"):
-        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
-        return faust.SASLCredentials(
-            username=settings.sasl_username or "",
-            password=password,
-            mechanism=settings.sasl_mechanism or "PLAIN",
-            ssl_context=context,
-        )
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None
 
 
 def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
@@ -51,7 +28,7 @@ def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
     servers = ";".join(f"kafka://{s.strip()}" for s in settings.bootstrap_servers.split(","))
     options: dict[str, Any] = {
         "broker": servers,
-        "broker_credentials": credentials(settings),
+        "broker_credentials": faust_credentials(settings),
         "store": "memory://",
         # faust keeps a small data directory per app; keep it under var/, not the cwd.
         "datadir": str(settings.home / "faust" / f"{settings.topic_prefix}claimflow-{worker}"),

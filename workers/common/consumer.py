@@ -48,7 +48,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 
-from claimflow.broker.admin import client_kwargs
+from claimflow.broker.security import client_kwargs
 from claimflow.logs import get_logger
 from claimflow.settings import Settings
 from workers.common.batch import BatchRunner, Prepared

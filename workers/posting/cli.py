@@ -25,10 +25,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Connection
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from claimflow.db import make_engine
+from claimflow.db import make_engine, safe_url
 from claimflow.settings import Settings, get_settings
 from contracts.base import format_money
 from contracts.codec import DecodeError, decode, encode
@@ -55,7 +54,7 @@ def _read(work: Callable[[Connection], T]) -> T:
         with engine.connect() as conn:
             return work(conn)
     except (OperationalError, ProgrammingError) as exc:
-        where = make_url(url).render_as_string(hide_password=True)
+        where = safe_url(url)
         console.print(
             f"[bold red]Cannot read bills from {escape(where)}:[/] {type(exc.orig or exc).__name__}. "
             "Is the schema there? Run `claimflow db upgrade` (or start `claimflow worker posting`)."
@@ -290,7 +289,7 @@ def post(
 async def _publish(settings: Settings, posting: Posting, wait: float | None) -> bytes | None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from claimflow.broker.admin import client_kwargs
+    from claimflow.broker.security import client_kwargs
 
     security = client_kwargs(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", **security)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -24,7 +26,7 @@ from contracts.topics import REPROCESS_REQUESTS
 from workers.formatter.rules import RULES
 from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
-from workers.report.auth import AccessDenied, Caller
+from workers.report.auth import TOKEN_PREFIX, AccessDenied, Caller
 from workers.report.models import (
     ChargeDetail,
     FailedCharge,
@@ -48,8 +50,40 @@ The **Failed Charges report**: charges the formatter could not bill, with every 
 reason, for the companies you belong to. Search, sort, group and page through failures,
 open a charge record's history, and reprocess the ones you fixed in one action.
 
-Authenticate with `Authorization: Bearer <token>`. Money is a two-place decimal string.
+Authenticate with `Authorization: Bearer <token>`, never in the URL: a request with a
+token or password in its query string is refused. Money is a two-place decimal string.
 """
+
+#: Query parameters that would carry a credential; a URL is written to logs and histories.
+CREDENTIAL_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "password", "auth"})
+
+
+def credential_in_query(request: Request) -> bool:
+    return any(
+        name.lower() in CREDENTIAL_PARAMS or value.startswith(TOKEN_PREFIX)
+        for name, value in request.query_params.multi_items()
+    )
+
+
+async def guard_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Refuse a credential in the query string, and log each request without its query
+    string (filters may name a payer; a careless client may send a token there)."""
+    started = time.perf_counter()
+    if credential_in_query(request):
+        response: Response = JSONResponse(
+            {"detail": "send the API token in the Authorization header, never in the URL"},
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    else:
+        response = await call_next(request)
+    log.info(
+        "%s %s %d %.0fms",
+        request.method,
+        request.url.path,
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
 
 
 def utcnow() -> dt.datetime:
@@ -123,6 +157,7 @@ def create_app(
     app.state.settings = settings
     app.state.publish = publish
     app.state.clock = clock
+    app.middleware("http")(guard_and_log)
 
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:

@@ -82,6 +82,9 @@ def serve(
         host=host or settings.report_host,
         port=port or settings.report_port,
         log_level=settings.log_level.lower(),
+        # uvicorn's access log writes whole URLs, query strings included; the app logs each
+        # request itself, without one (workers/report/api.py).
+        access_log=False,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from claimflow.broker.admin import client_kwargs
+from claimflow.broker.security import access_problem, client_kwargs
 from claimflow.settings import Settings
 from contracts.codec import encode
 from contracts.reprocess import ReprocessRequest
@@ -43,7 +43,13 @@ class KafkaPublisher:
         try:
             await producer.start()
         except Exception as exc:
-            raise PublishError(f"cannot reach the broker: {type(exc).__name__}") from exc
+            await producer.stop()
+            problem = (
+                await access_problem(self.settings)
+                if self.settings.security_protocol != "PLAINTEXT"
+                else None
+            )
+            raise PublishError(problem or f"cannot reach the broker: {type(exc).__name__}") from exc
         try:
             await producer.send_and_wait(self.topic, encode(request), key=request.request_id.encode())
         except Exception as exc:

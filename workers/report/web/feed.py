@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from claimflow.broker.admin import client_kwargs
+from claimflow.broker.security import client_kwargs
 from claimflow.logs import get_logger
 from claimflow.settings import Settings
 from contracts.codec import DecodeError, decode
