@@ -40,7 +40,9 @@ def ref_of(topic: str, partition: int, offset: int) -> str:
     return f"{topic}:{partition}:{offset}"
 
 
-def parse(partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Letter | None:
+def parse(
+    partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> Letter | None:
     """A record of the dead-letter topic as a Letter; None if its headers are not a dead letter's."""
     try:
         meta = DeadLetter.from_headers(tuple(headers))
@@ -71,7 +73,9 @@ class Offset:
                 return cls(None, int(parts[0]), int(parts[1]))
         except ValueError:
             pass
-        raise BadSelection(f"{text!r} is not PARTITION:OFFSET or TOPIC:PARTITION:OFFSET (as `list` prints it)")
+        raise BadSelection(
+            f"{text!r} is not PARTITION:OFFSET or TOPIC:PARTITION:OFFSET (as `list` prints it)"
+        )
 
     def matches(self, meta: DeadLetter) -> bool:
         return (
@@ -103,7 +107,10 @@ class Filters:
             return False
         if self.kinds and m.error_kind not in self.kinds:
             return False
-        if self.source_topic is not None and m.source_topic not in (self.source_topic, prefix + self.source_topic):
+        if self.source_topic is not None and m.source_topic not in (
+            self.source_topic,
+            prefix + self.source_topic,
+        ):
             return False
         at = _aware(m.dead_lettered_at)
         if self.since is not None and at < _aware(self.since):

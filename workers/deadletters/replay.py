@@ -83,7 +83,9 @@ def earlier(conn: Connection, letters: Sequence[Letter]) -> dict[tuple[str, int,
     return found
 
 
-def replay(engine: Engine, letters: Sequence[Letter], who: str, publish: Publish, now: dt.datetime) -> Replayed:
+def replay(
+    engine: Engine, letters: Sequence[Letter], who: str, publish: Publish, now: dt.datetime
+) -> Replayed:
     """Republish the `letters` not replayed before; say who replayed the others and when."""
     chosen = distinct(letters)
     with engine.begin() as conn:

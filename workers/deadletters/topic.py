@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from claimflow.broker.admin import client_kwargs
 from claimflow.settings import Settings
@@ -28,6 +28,7 @@ async def read_letters(settings: Settings, timeout_ms: int = 15000) -> list[Lett
     letters, which only a stray producer could write, are left out)."""
     topic = settings.topic(DEAD_LETTER)
     consumer = AIOKafkaConsumer(
+        topic,  # given here, so start() loads its metadata and assigns every partition
         bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
@@ -40,12 +41,9 @@ async def read_letters(settings: Settings, timeout_ms: int = 15000) -> list[Lett
     except Exception as exc:
         raise BrokerUnavailable(f"cannot reach the broker: {type(exc).__name__}") from exc
     try:
-        await consumer.topics()  # loads the metadata partitions_for_topic reads
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = sorted((TopicPartition(topic, p) for p in partitions), key=lambda tp: tp.partition)
+        tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
         if not tps:
             return []
-        consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
         letters: list[Letter] = []

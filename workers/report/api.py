@@ -24,6 +24,7 @@ from workers.formatter.rules import RULES
 from workers.report import actions, storage
 from workers.report import queries as q
 from workers.report.auth import AccessDenied, Caller
+from workers.report.deadletters_api import dead_letter_router
 from workers.report.models import (
     ChargeDetail,
     FailedCharge,
@@ -106,6 +107,7 @@ def create_app(
     publish: Publisher = publisher if publisher is not None else KafkaPublisher(settings)
     app = FastAPI(title="claimflow: Failed Charges report", version="1", description=DESCRIPTION)
     app.state.engine = db
+    app.include_router(dead_letter_router(settings, db, caller))
 
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
