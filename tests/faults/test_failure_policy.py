@@ -5,11 +5,16 @@ worker instead of being retried forever.
 
 A bug is injected with the test-only `CLAIMFLOW_FAULT_HANDLER_BUG` (workers/common/batch.py):
 the handler raises for a batch holding a message whose bytes contain its text ("*": all).
+The poison test also works the dead letter as an operator would once the fix is out:
+`claimflow dead-letters replay`, twice (the second publishes nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -30,7 +35,7 @@ from tests.faults.harness import (
     wait_for,
 )
 from tests.faults.test_kill_restart import handled, progress_after
-from tests.pipeline import produce
+from tests.pipeline import produce, worker_env
 from workers.common.consumer import EXIT_LOOP_FAILED
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.timeout(timeout())]
@@ -39,7 +44,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.timeout(t
 CHARGES_PER_TEST = 120
 
 
-async def test_a_poison_message_is_isolated_and_the_rest_answered(
+async def test_a_poison_message_is_isolated_then_replayed_after_the_fix(
     kafka_bootstrap: str, topic_prefix: str, sqlite_database: str, cluster: Callable[..., Cluster], seed: int
 ) -> None:
     items = samples(CHARGES_PER_TEST, seed + 21)
@@ -56,9 +61,7 @@ async def test_a_poison_message_is_isolated_and_the_rest_answered(
         lambda o: o.answered() >= {s.charge.charge_id for s in rest} and bool(o.dead),
         timeout=120,
     )
-    alive = not worker.exited()
-    verdict = conclude(c, "policy_poison", seed, rest, outcome, sqlite_database, started)
-    assert alive, "one poison message stopped the worker\n" + describe(c.processes)
+    assert not worker.exited(), "one poison message stopped the worker\n" + describe(c.processes)
     dead = [d for _, d in outcome.dead]
     assert [(d.error_kind, d.error.split(":")[0]) for d in dead] == [
         ("internal", "handler error RuntimeError")
@@ -66,6 +69,34 @@ async def test_a_poison_message_is_isolated_and_the_rest_answered(
     (record, _) = outcome.dead[0]
     assert record.value == charge_messages([poison])[0][1], "the dead letter is not the message as it came"
     assert poison.charge.charge_id not in outcome.answered()
+    # The fix is released; the operator replays the dead letter (docs/OPERATIONS.md), twice.
+    assert await asyncio.to_thread(worker.stop, 60) == 0, describe([worker])
+    c.start("formatter")
+    env = {**os.environ, **worker_env(kafka_bootstrap, topic_prefix, sqlite_database)}
+    command = [
+        sys.executable,
+        "-m",
+        "claimflow",
+        "dead-letters",
+        "replay",
+        "--kind",
+        "internal",
+        "--by",
+        "oncall",
+    ]
+    first = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 0 and "1 replayed, 0 already replayed" in first.stdout, (
+        first.stdout + first.stderr
+    )
+    again = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "0 replayed, 1 already replayed" in again.stdout and "by oncall" in again.stdout, again.stdout
+    outcome = await read_answered(kafka_bootstrap, topic_prefix, items, timeout=120)
+    verdict = conclude(c, "policy_poison", seed, items, outcome, sqlite_database, started)
+    assert len(outcome.dead) == 1, "the replayed message was dead-lettered again"
     assert not verdict.problems, f"seed {seed}: {verdict.problems}\n{describe(c.processes)}"
 
 

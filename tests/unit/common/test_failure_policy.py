@@ -29,7 +29,7 @@ from workers.common.policy import FailurePolicy, StopConsuming, classify
 
 
 def _wrap(kind: type[Exception], orig: BaseException) -> Exception:
-    return kind("SELECT 1", {}, orig)  # type: ignore[call-arg]
+    return kind("SELECT 1", {}, orig)
 
 
 @pytest.mark.parametrize(
