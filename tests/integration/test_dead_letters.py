@@ -129,6 +129,11 @@ def test_cli_list_show_and_replay(run_cli: CliRunner, filled: Settings) -> None:
     assert "Alice" not in shown.output and "--data" in shown.output
     with_data = run_cli.invoke(cli.app, ["show", ref, "--data"])
     assert "Alice" in with_data.output
+    table = run_cli.invoke(cli.app, ["list"])
+    assert table.exit_code == 0 and "5 dead letter(s): internal 3, invalid 1, not_json 1" in table.output
+    assert "Alice" not in table.output
+    dry = run_cli.invoke(cli.app, ["replay", "--offset", "0:9", "--dry-run"])
+    assert dry.exit_code == 0 and "would be replayed" in dry.output
     refused = run_cli.invoke(cli.app, ["replay"])
     assert refused.exit_code == 2 and "--kind" in refused.output
     done = run_cli.invoke(cli.app, ["replay", "--offset", "0:9", "--offset", "0:7", "--by", "ops-ann"])
