@@ -35,6 +35,7 @@ _mount("claimflow.broker.cli", "kafka", "Start, stop or inspect the project's Ka
 _mount("workers.posting.cli", "bills", "Bills, ledgers and A/R reports from bill state.")
 _mount("workers.report.cli", "report", "The Failed Charges report service, its users, and reprocessing.")
 _mount("claimflow.demo", "demo", "The demo `make run` drives.")
+_mount("workers.deadletters.cli", "dead-letters", "List, show and replay dead letters (docs/OPERATIONS.md).")
 
 
 def _check_services(settings: Settings) -> None:

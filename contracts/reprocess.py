@@ -9,6 +9,10 @@ from pydantic import Field, model_validator
 
 from contracts.base import Contract, Identifier
 
+#: Kafka header on a charge version reprocess replayed: the request's id. The formatter
+#: reads it when it refuses such a version, to send the failure back to `open`.
+REPLAYED_BY_REQUEST = "x-reprocess-request"
+
 
 class FailureFilters(Contract):
     """The Failed Charges report's search, used to select every open failure it finds."""

@@ -1,11 +1,14 @@
 """The batch loop every worker runs: decode, handle in one transaction, publish, then ack.
 
 Guarantees (workers.common.consumer commits a batch's offsets only after `process` returns):
-- An exception must never escape `process`: the loop would stop, or a later commit would
-  cover the batch, and those messages would never come back. Undecodable input is dead-lettered;
-  a database outage is retried until the database returns (consumption pauses, nothing is
-  dead-lettered for it); a bug that one message triggers is isolated to that message,
-  which is dead-lettered with kind "internal" while the rest of the batch goes through.
+- Only the explicit invalid-message path dead-letters: undecodable input here, a refused
+  version in the handler. Every other failure follows workers/common/policy.py: a transient
+  database error is retried (tenacity, with back-off) until the database returns
+  (consumption pauses, nothing is dead-lettered for it); a bug that one message triggers is
+  isolated to that message, which is dead-lettered with kind "internal" while the rest of
+  the batch goes through; a schema error, a whole failing batch, or too many internal
+  errors in a minute raise `StopConsuming` out of `prepare`, and the consumer loop dies
+  without committing the batch, so nothing drains.
 - Answers are published only after the database commit, and the batch is acked only after
   they are delivered. A crash in between replays the batch; the handler recognises what it
   already did by business keys and answers the same again. `prepare` (decode, commit) and
@@ -26,13 +29,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from claimflow.db import bound_wal, pace_checkpoints, unit_of_work
 from claimflow.logs import get_logger
 from contracts.codec import DecodeError, decode
 from workers.common.deadletter import dead_letter
 from workers.common.messages import Incoming, Outgoing, Received
+from workers.common.policy import FailurePolicy, StopConsuming, classify, describe
 
 M = TypeVar("M", bound=BaseModel)
 log = get_logger("claimflow.batch")
@@ -43,6 +47,11 @@ Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 #: the N-th batch's database commit and before its answers are published, which is the one
 #: window a SIGKILL hits only by luck. Unset or 0 in production: the hook is off.
 _CRASH_AFTER_COMMIT = int(os.environ.get("CLAIMFLOW_FAULT_CRASH_AFTER_COMMIT") or 0)
+#: TEST-ONLY fault hook (tests/faults): the handler raises for a batch holding a message whose
+#: bytes contain this text ("*": every message), standing in for a release with a bug.
+_HANDLER_BUG = os.environ.get("CLAIMFLOW_FAULT_HANDLER_BUG") or ""
+#: An integrity conflict is retried this often (a rebalance race) before it counts as a bug.
+MAX_CONFLICTS = 3
 
 
 class BatchHandler(Protocol[M]):
@@ -98,6 +107,7 @@ class BatchRunner(Generic[M]):
         topic_prefix: str = "",
         retry_delay: float = 0.5,
         max_retry_delay: float = 10.0,
+        policy: FailurePolicy | None = None,
     ) -> None:
         self.handler = handler
         self.engine = engine
@@ -106,6 +116,7 @@ class BatchRunner(Generic[M]):
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.stats = Stats()
+        self.policy = policy if policy is not None else FailurePolicy(handler.name)
         self.stopping = False
         self._commits = 0  # batches committed, for the test-only crash hook
 
@@ -159,47 +170,77 @@ class BatchRunner(Generic[M]):
             return await self._with_db_retry(good)
         except _HandlerBug:
             # One message (or more) makes the handler raise. Find it by handling each message
-            # alone; the others still get their answers, the culprit is dead-lettered.
+            # alone; the others still get their answers. The policy decides whether the
+            # culprits are isolated (dead-lettered) or the worker stops.
             out: list[Outgoing] = []
+            bugs: list[tuple[Incoming[M], _HandlerBug]] = []
             for item in good:
                 try:
                     out.extend(await self._with_db_retry([item]))
                 except _HandlerBug as bug:
-                    out.append(self._dead(item.source, "internal", bug.describe()))
+                    bugs.append((item, bug))
+            self.policy.isolated([bug.cause for _, bug in bugs], len(good))
+            out.extend(self._dead(item.source, "internal", failed.describe()) for item, failed in bugs)
             return out
 
     async def _with_db_retry(self, items: list[Incoming[M]]) -> list[Outgoing]:
-        delay = self.retry_delay
         conflicts = 0
-        while True:
-            try:
-                return await asyncio.to_thread(self._handle_in_transaction, items)
-            except IntegrityError as exc:
+
+        def retry(state: RetryCallState) -> bool:
+            nonlocal conflicts
+            exc = state.outcome.exception() if state.outcome is not None else None
+            if exc is None:
+                return False
+            kind = classify(exc)
+            if kind == "conflict":
                 # Another instance got there first (a rebalance); a retry reads its work and
                 # answers from it. Persisting conflicts are a bug, not a race.
                 conflicts += 1
-                if conflicts > 3:
-                    raise _HandlerBug(exc) from exc
-                log.warning("db_conflict_retry", worker=self.handler.name, attempt=conflicts)
-            except DBAPIError as exc:
-                self.stats.db_retries += 1
-                log.error(
-                    "database_unavailable",
-                    worker=self.handler.name,
-                    error=type(exc.orig).__name__ if exc.orig else type(exc).__name__,
-                    retry_in=delay,
-                )
-                if self.stopping:
-                    # Stopping with the database down: exit without acking so the batch is
-                    # redelivered to whoever takes the partitions next.
-                    log.error("exit_without_commit", worker=self.handler.name)
-                    os._exit(75)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_retry_delay)
-            except Exception as exc:
-                raise _HandlerBug(exc) from exc
+                return conflicts <= MAX_CONFLICTS
+            return kind == "transient"
+
+        retrying = AsyncRetrying(
+            retry=retry,
+            wait=wait_exponential(multiplier=self.retry_delay, max=self.max_retry_delay),
+            before_sleep=self._before_retry,
+            reraise=True,
+        )
+        try:
+            out: list[Outgoing] = await retrying(asyncio.to_thread, self._handle_in_transaction, items)
+        except StopConsuming:
+            raise
+        except Exception as exc:
+            if classify(exc) == "schema":
+                raise self.policy.schema_error(exc) from exc
+            raise _HandlerBug(exc) from exc
+        self.policy.recovered()
+        return out
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        self.policy.retrying()
+        if exc is not None and classify(exc) == "conflict":
+            log.warning("db_conflict_retry", worker=self.handler.name, attempt=state.attempt_number)
+            return
+        self.stats.db_retries += 1
+        log.error(
+            "database_unavailable",
+            worker=self.handler.name,
+            error=describe(exc) if exc is not None else "",
+            retry_in=round(delay, 2),
+        )
+        if self.stopping:
+            # Stopping with the database down: exit without acking so the batch is
+            # redelivered to whoever takes the partitions next.
+            log.error("exit_without_commit", worker=self.handler.name)
+            os._exit(75)
 
     def _handle_in_transaction(self, items: list[Incoming[M]]) -> list[Outgoing]:
+        if _HANDLER_BUG and any(
+            _HANDLER_BUG == "*" or _HANDLER_BUG.encode() in (i.source.value or b"") for i in items
+        ):
+            raise RuntimeError("injected handler bug (CLAIMFLOW_FAULT_HANDLER_BUG)")
         with unit_of_work(self.engine) as conn:
             pace_checkpoints(conn, len(items))
             out = self.handler.handle(conn, items)
@@ -232,5 +273,4 @@ class _HandlerBug(Exception):
 
     def describe(self) -> str:
         # The type and the first line only: exception text can quote input values.
-        first = str(self.cause).splitlines()[0] if str(self.cause) else ""
-        return f"handler error {type(self.cause).__name__}: {first[:200]}"
+        return f"handler error {describe(self.cause)}"

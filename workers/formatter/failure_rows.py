@@ -6,11 +6,11 @@ Bulk statements (claimflow.bulk) on the run's connection; see storage.save_run.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, insert, select, update
 
 from claimflow.bulk import BulkInsert, BulkUpdate
 from claimflow.db import ids_param, in_list
@@ -128,3 +128,53 @@ def save_failures(
     _insert_failures(conn, rows)
     _insert_reasons(conn, reasons)
     _insert_events(conn, events)
+
+
+#: The reason a failure carries when its reprocessed version was refused (dead-lettered).
+REPROCESS_REFUSED = "REPROCESS_REFUSED"
+
+
+def reopen_refused(conn: Connection, refused: Mapping[str, tuple[int, str]], now: dt.datetime) -> list[str]:
+    """Failures waiting for a replayed version that was refused go back to `open`.
+
+    `refused` maps a charge id to the replayed version (reprocess's header) this batch
+    dead-lettered, and why. Reprocess moves a failure to `reprocessing` and replays it as
+    the next version; the formatter's answer to that version normally resolves or reopens
+    it. When the formatter refuses it instead (the EHR took that version number first, or
+    a newer version was handled), nothing else would ever answer, so the failure reopens
+    here, with the refusal as one of its reasons: the biller sees why and can reprocess
+    again. A refused replay older than the failed version is a late copy of an earlier
+    request, not the replay the failure waits for, and changes nothing.
+    Returns the charge ids reopened.
+    """
+    if not refused:
+        return []
+    f = t.failures.c
+    rows = conn.execute(
+        select(f.charge_id, f.latest_version).where(f.charge_id.in_(ids_param()), f.status == "reprocessing"),
+        {"ids": in_list(list(refused))},
+    ).all()
+    reopened = []
+    for row in rows:
+        version, reason = refused[row.charge_id]
+        if version < row.latest_version:
+            continue
+        conn.execute(
+            update(t.failures)
+            .where(f.charge_id == row.charge_id, f.status == "reprocessing")
+            .values(status="open", updated_at=now)
+        )
+        r = t.failure_reasons.c
+        last = conn.execute(select(func.max(r.position)).where(r.charge_id == row.charge_id)).scalar()
+        conn.execute(
+            insert(t.failure_reasons).values(
+                charge_id=row.charge_id,
+                position=(last + 1) if last is not None else 0,
+                code=REPROCESS_REFUSED,
+                message=f"reprocessed version {version} was not formatted: {reason}"[:2000],
+                field=None,
+                severity="error",
+            )
+        )
+        reopened.append(row.charge_id)
+    return reopened

@@ -15,10 +15,11 @@ import orjson
 from sqlalchemy import Connection
 
 from contracts import Charge, RuleResult
+from contracts.reprocess import REPLAYED_BY_REQUEST
 from contracts.topics import CHARGE_FAILURES, CLAIMS
 from workers.common.deadletter import dead_letter
 from workers.common.messages import Incoming, Outgoing
-from workers.formatter import storage
+from workers.formatter import failure_rows, storage
 from workers.formatter.history import History, rule_history
 from workers.formatter.rules import RuleBook, RuleContext, evaluate, is_held
 from workers.formatter.run import Evaluate, RunResult, run_charges
@@ -68,19 +69,22 @@ class FormatterHandler:
         fresh: list[Charge] = []
         received: dict[tuple[str, int], bytes] = {}
         first: dict[tuple[str, int], Incoming[Charge]] = {}
+        # Replayed versions (reprocess's header) dead-lettered here, by charge: each
+        # reopens its failure, which would otherwise wait in `reprocessing` forever.
+        refused: dict[str, tuple[int, str]] = {}
         for item, key in zip(batch, keys, strict=True):
             earlier = first.get(key)
             if earlier is not None:
                 # The same charge version twice in one batch: one answer; another charge
                 # under the same number is refused.
                 if not same_message(earlier.source.value, earlier.message, item.source.value, item.message):
-                    out.append(self._refuse(item, conflict_reason(*key)))
+                    out.append(self._refuse(item, conflict_reason(*key), refused))
                 continue
             first[key] = item
             if key in done:
                 text = stored[key]
                 if not same_message(text.encode(), text, item.source.value, item.message):
-                    out.append(self._refuse(item, conflict_reason(*key)))
+                    out.append(self._refuse(item, conflict_reason(*key), refused))
                     continue
                 row = done[key]
                 out.extend(self._stored(row["answers"]))
@@ -92,19 +96,24 @@ class FormatterHandler:
                         item,
                         f"charge {key[0]} version {key[1]} is older than version {latest[key[0]]} "
                         "already handled; a stale version is not formatted",
+                        refused,
                     )
                 )
             else:
                 fresh.append(item.message)
                 if item.source.value is not None:
                     received[key] = item.source.value
+        if refused:
+            failure_rows.reopen_refused(conn, refused, now)
         claims = storage.claim_json(conn, replay_claims)
         out[:0] = [Outgoing(self.claims_topic, cid.encode(), raw) for cid, raw in claims.items()]
         if fresh:
             out.extend(self._run(conn, fresh, now, received, held))
         return out
 
-    def _refuse(self, item: Incoming[Charge], reason: str) -> Outgoing:
+    def _refuse(self, item: Incoming[Charge], reason: str, refused: dict[str, tuple[int, str]]) -> Outgoing:
+        if any(name == REPLAYED_BY_REQUEST for name, _ in item.source.headers):
+            refused[item.message.charge_id] = (item.message.version, reason)
         return dead_letter(item.source, "invalid", reason, self.name, self.prefix)
 
     def _run(

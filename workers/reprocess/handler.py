@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from claimflow.logs import get_logger
 from contracts import ReplayedCharge, ReprocessRequest, ReprocessResult, SkippedCharge
+from contracts.reprocess import REPLAYED_BY_REQUEST
 from contracts.topics import CHARGES, REPROCESS_RESULTS
 from workers.common.messages import Incoming, Outgoing
 from workers.reprocess import storage
@@ -138,6 +139,11 @@ class ReprocessHandler:
 
     def _answers(self, request_id: str, stored: storage.StoredRequest) -> list[Outgoing]:
         # The replayed charges go first: a reader of the result may look for their outcome.
-        out = [Outgoing(self.charges_topic, key.encode(), value.encode()) for key, value in stored.replayed]
+        # The header says the version is a replay (the formatter reopens the failure if it
+        # refuses it); the bytes are exactly what was stored.
+        mark = ((REPLAYED_BY_REQUEST, request_id.encode()),)
+        out = [
+            Outgoing(self.charges_topic, key.encode(), value.encode(), mark) for key, value in stored.replayed
+        ]
         out.append(Outgoing(self.results_topic, request_id.encode(), stored.result_json.encode()))
         return out
