@@ -171,7 +171,7 @@ def statements(company: CompanyOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def collections(company: CompanyOpt = None, as_json: JsonOpt = False) -> None:
-    """Bills in collections (not on hold), with their balance."""
+    """Bills in collections (not on hold), with their balance and what was written off to bad debt."""
     rows = reports.collections(_read(lambda conn: storage.load_all_bills(conn, company)))
     if as_json:
         _print_json([dataclasses.asdict(r) for r in rows])
@@ -180,8 +180,9 @@ def collections(company: CompanyOpt = None, as_json: JsonOpt = False) -> None:
     for column in ("bill", "company", "claim", "current payer"):
         table.add_column(column)
     table.add_column("balance", justify="right", style="bold")
+    table.add_column("bad debt", justify="right")
     for r in rows:
-        table.add_row(r.bill_id, r.company_id, r.claim_id, r.payer_name, _m(r.balance))
+        table.add_row(r.bill_id, r.company_id, r.claim_id, r.payer_name, _m(r.balance), _m(r.bad_debt))
     console.print(table)
 
 
