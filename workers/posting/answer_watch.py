@@ -45,7 +45,9 @@ class AnswerWatch:
         )
         await consumer.start()
         try:
-            await consumer.topics()  # fetches the cluster's metadata: a new consumer knows none
+            # A new consumer knows no topic yet, and aiokafka has no public call that fills
+            # its metadata without subscribing (`topics()` returns a copy it does not keep).
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(results)
             if not partitions:
                 raise RuntimeError(f"topic {results} does not exist")

@@ -246,7 +246,7 @@ async def post_to_bill(request: Request, session: Session, form: CheckedForm, bi
             await state.publish(posting)
             await watch.wait(posting.posting_id, ANSWER_WAIT)
     except Exception as exc:  # PublishError, or the watch's aiokafka and OS errors alike
-        log.warning("posting not published: %s", type(exc).__name__)
+        log.warning("posting not published: %s: %s", type(exc).__name__, exc)
         checked.errors["form"] = (
             "The posting could not be sent: the message broker is not answering. Nothing was posted. "
             "Try again in a minute."
