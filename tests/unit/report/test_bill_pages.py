@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from claimflow.db import create_all, make_engine, unit_of_work
 from claimflow.settings import get_settings
 from contracts.posting import Posting
 from tests.unit.posting.builders import make_claim
 from workers.common.messages import Incoming, Received
+from workers.formatter.tables import claims
 from workers.posting import storage
 from workers.posting.handler import PostingHandler
 from workers.report import accounts
@@ -65,14 +66,28 @@ class NoWait:
 def engine(tmp_path: Path) -> Iterator[Engine]:
     db = make_engine(f"sqlite:///{tmp_path / 'bills.db'}")
     create_all(db)
+    made = [
+        make_claim("AC-1", company_id="acme"),
+        make_claim("AC-2", company_id="acme", total="250.00"),
+        make_claim("BY-1", company_id="bayside"),
+    ]
     with unit_of_work(db) as conn:
-        storage.open_bills_from_claims(
-            conn,
-            [
-                make_claim("AC-1", company_id="acme"),
-                make_claim("AC-2", company_id="acme", total="250.00"),
-                make_claim("BY-1", company_id="bayside"),
-            ],
+        storage.open_bills_from_claims(conn, made)
+        # The formatter's record of the first claim, which names its patient.
+        c = made[0]
+        conn.execute(
+            insert(claims).values(
+                claim_id=c.claim_id,
+                bill_id=c.bill_id,
+                frequency=c.frequency,
+                run_number=c.run_number,
+                company_id=c.company_id,
+                patient_id=c.patient.id,
+                service_date=c.service_date,
+                total_amount=c.total_amount,
+                claim_json=c.model_dump_json(),
+                created_at=c.created_at,
+            )
         )
         accounts.create_user(conn, "amy", ["acme"], NOW)
         accounts.create_user(conn, "ben", ["bayside"], NOW)
@@ -113,6 +128,8 @@ def test_bills_lists_only_the_company_s_bills_and_finds_by_status(amy: tuple[Tes
     assert page.status_code == 200
     assert "AC-1" in page.text and "AC-2" in page.text and "BY-1" not in page.text
     assert "AC-1" not in client.get("/bills", params={"q": "ac-2"}).text
+    by_patient = client.get("/bills", params={"q": "doe, pat"}).text
+    assert "AC-1" in by_patient and "AC-2" not in by_patient and "Doe, Pat (PAT-1)" in by_patient
     assert "2 bills found" in client.get("/bills", params={"status": "open", "payer": "medic"}).text
     assert client.get("/bills", params={"company": "bayside"}).status_code == 404
     assert client.get("/bills", params={"status": "nonsense", "page": "x"}).status_code == 200

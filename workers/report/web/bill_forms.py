@@ -10,7 +10,7 @@ worker's answer, shown on the bill page.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -78,9 +78,17 @@ def _has_status(bill: Bill, status: str) -> bool:
     return False
 
 
-def find_bills(bills: Iterable[Bill], text: str = "", status: str = "", payer: str = "") -> list[Bill]:
-    """The bills matching every filter given: `text` in the bill id, claim id or a payer's
-    name or id; `status` one of STATUSES; `payer` in the current payer's name or id."""
+def find_bills(
+    bills: Iterable[Bill],
+    text: str = "",
+    status: str = "",
+    payer: str = "",
+    patients: Mapping[str, str] | None = None,
+) -> list[Bill]:
+    """The bills matching every filter given: `text` in the bill id, claim id, patient (by
+    bill id in `patients`) or a payer's name or id; `status` one of STATUSES; `payer` in the
+    current payer's name or id."""
+    whose = patients or {}
     words = text.strip().lower()
     current = payer.strip().lower()
     chosen = []
@@ -90,6 +98,7 @@ def find_bills(bills: Iterable[Bill], text: str = "", status: str = "", payer: s
         if words:
             haystack = [bill.bill_id, bill.claim_id, *(p.name for p in bill.payers)]
             haystack += [p.payer_id for p in bill.payers]
+            haystack.append(whose.get(bill.bill_id, ""))
             if not any(words in h.lower() for h in haystack):
                 continue
         if current:

@@ -37,6 +37,7 @@ from workers.report.web.bill_forms import (
     find_bills,
     statuses,
 )
+from workers.report.web.bill_patients import patients_of
 from workers.report.web.session import CheckedForm, Session
 from workers.report.web.templating import render
 
@@ -97,7 +98,8 @@ def bills_page(
     chosen_status = status_filter if status_filter in STATUS_VALUES else ""
     text, current = q[:MAX_QUERY], payer[:MAX_QUERY]
     with request.app.state.engine.connect() as conn:
-        found = find_bills(storage.load_all_bills(conn, company_id), text, chosen_status, current)
+        patients = patients_of(conn, company_id)
+        found = find_bills(storage.load_all_bills(conn, company_id), text, chosen_status, current, patients)
     pages = max(1, -(-len(found) // PAGE_SIZE))
     number = min(_page_number(page), pages)
     shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
@@ -108,7 +110,7 @@ def bills_page(
         {
             "title": "Bills",
             "company": company_id,
-            "bills": [(b, statuses(b)) for b in shown],
+            "bills": [(b, statuses(b), patients.get(b.bill_id, "")) for b in shown],
             "total": len(found),
             "page": number,
             "pages": pages,
@@ -171,6 +173,7 @@ def bill_context(
     return {
         "title": f"Bill {bill.bill_id}",
         "bill": bill,
+        "patient": patients_of(conn, bill.company_id, [bill.bill_id]).get(bill.bill_id, ""),
         "statuses": statuses(bill),
         "ledger": reports.ledger_rows(storage.load_ledger(conn, [bill.bill_id])),
         "applied": applied,
