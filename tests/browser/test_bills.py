@@ -16,6 +16,7 @@ from tests.browser.workspace import ACME, Workspace
 from workers.posting import storage
 from workers.posting.bill import Bill
 from workers.posting.tables import bills as bills_table
+from workers.report.web.bill_patients import patients_of
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -70,8 +71,12 @@ def test_find_a_bill_and_post_a_payment(workspace: Workspace, page: Page) -> Non
     workspace.sign_in(page, "amy", "/bills")
     assert page.get_by_role("heading", name="Bills").is_visible()
     shot(page, "bills-list")
-    page.get_by_label("Bill, claim or patient").fill(bill.bill_id)
+    with workspace.engine.connect() as conn:
+        patient = patients_of(conn, ACME, [bill.bill_id])[bill.bill_id]
+    page.get_by_label("Bill, claim or patient").fill(patient.split(" (")[0])
     page.get_by_role("button", name="Find").click()
+    assert page.get_by_role("cell", name=patient).first.is_visible()
+    shot(page, "bills-found")
     page.get_by_role("link", name=bill.bill_id, exact=True).click()
     page.wait_for_url(f"**/bills/{bill.bill_id}")
     assert page.get_by_role("heading", name=f"Bill {bill.bill_id}").is_visible()

@@ -100,11 +100,13 @@ def worker(engine: Engine) -> Worker:
     return Worker(engine)
 
 
-def client_for(engine: Engine, worker: Worker, user: str) -> tuple[TestClient, str]:
+def client_for(
+    engine: Engine, worker: Worker, user: str, companies: tuple[str, ...] | None = None
+) -> tuple[TestClient, str]:
     app = create_app(get_settings(), engine=engine, publisher=worker, clock=lambda: NOW)
     app.state.answer_watch = NoWait
     with unit_of_work(engine) as conn:
-        caller = accounts.Caller(user, ("acme",) if user == "amy" else ("bayside",))
+        caller = accounts.Caller(user, companies or (("acme",) if user == "amy" else ("bayside",)))
         cookie, found = accounts.start_session(conn, caller, NOW, 8)
     client = TestClient(app, headers={"accept": "text/html"})
     client.cookies.set(web_session.COOKIE, cookie)
@@ -208,3 +210,15 @@ def test_reports_pages_render(amy: tuple[TestClient, str]) -> None:
     assert "not a date" in client.get("/aging", params={"as_of": "June"}).text
     assert client.get("/statements").status_code == 200
     assert client.get("/collections").status_code == 200
+
+
+def test_a_biller_of_two_companies_picks_one(engine: Engine, worker: Worker) -> None:
+    with unit_of_work(engine) as conn:
+        accounts.create_user(conn, "cat", ["acme", "bayside"], NOW)
+    both, _ = client_for(engine, worker, "cat", ("acme", "bayside"))
+    first = both.get("/bills").text
+    assert "AC-1" in first and "BY-1" not in first
+    assert '<option value="bayside">' in first
+    other = both.get("/bills", params={"company": "bayside"}).text
+    assert "BY-1" in other and "AC-1" not in other
+    assert both.get("/bills/BY-1").status_code == both.get("/bills/AC-1").status_code == 200
