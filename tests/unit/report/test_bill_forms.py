@@ -106,3 +106,12 @@ def test_find_bills_by_text_status_and_current_payer() -> None:
     assert [b.bill_id for b in find_bills(bills, payer="aetna")] == ["B4"]
     assert find_bills(bills, status="nonsense") == []
     assert statuses(bills[4]) == ["in collections", "bad debt"]
+
+
+@given(st.text(max_size=8), st.text(max_size=14), st.text(max_size=4), st.text(max_size=8))
+def test_check_posting_answers_any_input_in_words(code: str, amount: str, next_payer: str, pid: str) -> None:
+    form = check_posting(pid, code, amount, next_payer, "", PAYERS)
+    assert form.ok or all(isinstance(m, str) and m for m in form.errors.values())
+    if form.ok:
+        assert form.amount is None or abs(form.amount) <= MAX_AMOUNT
+        assert form.next_payer is None or form.next_payer in PAYERS

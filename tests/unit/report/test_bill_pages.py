@@ -25,7 +25,7 @@ from workers.posting import storage
 from workers.posting.handler import PostingHandler
 from workers.report import accounts
 from workers.report.api import create_app
-from workers.report.publish import Message
+from workers.report.publish import Message, PublishError
 from workers.report.web import session as web_session
 
 NOW = dt.datetime(2024, 6, 1, 12, tzinfo=dt.UTC)
@@ -222,3 +222,16 @@ def test_a_biller_of_two_companies_picks_one(engine: Engine, worker: Worker) -> 
     other = both.get("/bills", params={"company": "bayside"}).text
     assert "BY-1" in other and "AC-1" not in other
     assert both.get("/bills/BY-1").status_code == both.get("/bills/AC-1").status_code == 200
+
+
+class BrokerDown(Worker):
+    async def __call__(self, message: Message) -> None:
+        raise PublishError("cannot reach the broker: KafkaConnectionError")
+
+
+def test_a_broker_that_is_down_is_said_in_words_and_nothing_is_posted(engine: Engine) -> None:
+    client, csrf = client_for(engine, BrokerDown(engine), "amy")
+    pid = posting_id(client.get("/bills/AC-1").text)
+    page = client.post("/bills/AC-1/postings", data={"csrf_token": csrf, "posting_id": pid, "code": "HA"})
+    assert page.status_code == 503
+    assert "Nothing was posted" in page.text and "broker is not answering" in page.text

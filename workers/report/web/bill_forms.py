@@ -21,7 +21,7 @@ from workers.posting.codes import Amount, rule_for
 MAX_AMOUNT = Decimal("999999.99")
 MAX_NOTE = 500
 MAX_QUERY = 100
-_AMOUNT = re.compile(r"^-?\d{1,9}(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"^-?[0-9]{1,9}(\.[0-9]{1,2})?$")
 _POSTING_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 #: The status filter's choices: (value, label).
@@ -185,7 +185,9 @@ def check_posting(
         if form.next_payer_text:
             if not rule.takes_next_payer:
                 errors["next_payer"] = f"Only a Rejection (J) takes a next payer; {label} does not."
-            elif not form.next_payer_text.isdigit() or int(form.next_payer_text) not in payer_sequences:
+            elif not re.fullmatch(r"[0-9]{1,2}", form.next_payer_text) or (
+                int(form.next_payer_text) not in payer_sequences
+            ):
                 listed = ", ".join(map(str, payer_sequences)) or "none"
                 errors["next_payer"] = f"Next payer is a payer's number on this bill ({listed})."
             else:

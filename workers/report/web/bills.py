@@ -12,12 +12,14 @@ and shows the bill with it: applied, refused with its reason, or queued.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from contracts.codec import DecodeError
@@ -75,7 +77,7 @@ def _no_bill(request: Request, session: WebSession, bill_id: str) -> HTMLRespons
 
 
 def _page_number(text: str | None) -> int:
-    return int(text) if text and text.isdigit() and len(text) < 7 and int(text) > 0 else 1
+    return int(text) if text and re.fullmatch(r"[0-9]{1,6}", text) and int(text) > 0 else 1
 
 
 # --- find a bill ------------------------------------------------------------------------
@@ -204,17 +206,24 @@ def _field(form: Any, name: str) -> str:
 @router.post("/bills/{bill_id}/postings", response_model=None)
 async def post_to_bill(request: Request, session: Session, form: CheckedForm, bill_id: str) -> Response:
     state = request.app.state
-    engine = state.engine
 
-    def look(checked: PostingForm | None = None) -> tuple[Bill | None, dict[str, Any] | None, bool]:
-        with engine.connect() as conn:
+    def read(checked: PostingForm | None = None) -> tuple[Bill | None, dict[str, Any] | None, bool]:
+        """The bill; with a checked form, the page to show it on again and whether that
+        posting id was answered already."""
+        with state.engine.connect() as conn:
             bill = _own_bill(conn, session, bill_id)
-            if bill is None:
-                return None, None, False
-            answered = bool(checked and storage.find_answers(conn, [checked.posting_id]))
-            return bill, bill_context(conn, bill, form=checked) if checked else None, answered
+            if bill is None or checked is None:
+                return bill, None, False
+            answered = bool(storage.find_answers(conn, [checked.posting_id]))
+            return bill, bill_context(conn, bill, form=checked), answered
 
-    bill, _, _ = await run_in_threadpool(look)
+    async def again(checked: PostingForm, status_code: int) -> Response:
+        _, context, _ = await run_in_threadpool(read, checked)
+        if context is None:  # the bill went away in between: it cannot, but say so if it does
+            return _no_bill(request, session, bill_id)
+        return render(request, "bill.html", context, session=session, status_code=status_code)
+
+    bill, _, _ = await run_in_threadpool(read)
     if bill is None:
         return _no_bill(request, session, bill_id)
     checked = check_posting(
@@ -225,37 +234,42 @@ async def post_to_bill(request: Request, session: Session, form: CheckedForm, bi
         _field(form, "note"),
         [p.sequence for p in bill.payers],
     )
-    shown = f"/bills/{bill.bill_id}?posting={checked.posting_id}#outcome"
     if not checked.ok:
-        _, context, _ = await run_in_threadpool(look, checked)
-        assert context is not None
-        return render(request, "bill.html", context, session=session, status_code=422)
-    _, _, answered = await run_in_threadpool(look, checked)
-    if answered:  # the same form sent twice: its answer stands, nothing is posted again
-        return RedirectResponse(shown, status_code=status.HTTP_303_SEE_OTHER)
-    posting = Posting(
-        posting_id=checked.posting_id,
-        bill_id=bill.bill_id,
-        code=checked.code,
-        amount=checked.amount,
-        next_payer=checked.next_payer,
-        posted_at=state.clock(),
-        posted_by=session.caller.user_id,
-        note=checked.note,
+        return await again(checked, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    shown = RedirectResponse(
+        f"/bills/{bill.bill_id}?posting={checked.posting_id}#outcome", status_code=status.HTTP_303_SEE_OTHER
     )
-    watch_factory = getattr(state, "answer_watch", AnswerWatch)
+    if (await run_in_threadpool(read, checked))[2]:
+        return shown  # the same form sent twice: its answer stands, nothing is posted again
     try:
-        async with watch_factory(state.settings) as watch:
+        posting = Posting(
+            posting_id=checked.posting_id,
+            bill_id=bill.bill_id,
+            code=checked.code,
+            amount=checked.amount,
+            next_payer=checked.next_payer,
+            posted_at=state.clock(),
+            posted_by=session.caller.user_id,
+            note=checked.note,
+        )
+    except ValidationError as exc:  # check_posting keeps to the contract; this is a last guard
+        checked.errors["form"] = f"This posting is not valid: {exc.errors()[0]['msg']}."
+        return await again(checked, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    published = False
+    try:
+        async with getattr(state, "answer_watch", AnswerWatch)(state.settings) as watch:
             await state.publish(posting)
+            published = True
             await watch.wait(posting.posting_id, ANSWER_WAIT)
     except Exception as exc:  # PublishError, or the watch's aiokafka and OS errors alike
-        log.warning("posting not published: %s: %s", type(exc).__name__, exc)
-        checked.errors["form"] = (
-            "The posting could not be sent: the message broker is not answering. Nothing was posted. "
-            "Try again in a minute."
+        log.warning(
+            "posting %s: %s: %s", "wait failed" if published else "not published", type(exc).__name__, exc
         )
-        _, context, _ = await run_in_threadpool(look, checked)
-        assert context is not None
-        return render(request, "bill.html", context, session=session, status_code=503)
+        if not published:
+            checked.errors["form"] = (
+                "The posting could not be sent: the message broker is not answering. Nothing was "
+                "posted. Try again in a minute."
+            )
+            return await again(checked, status.HTTP_503_SERVICE_UNAVAILABLE)
     log.info("posting published posting_id=%s code=%s", posting.posting_id, posting.code)
-    return RedirectResponse(shown, status_code=status.HTTP_303_SEE_OTHER)
+    return shown  # the bill page shows the answer, or that the posting is queued
