@@ -139,6 +139,13 @@ def test_aging_and_statements(workspace: Workspace, page: Page) -> None:
     assert chart.is_visible()
     assert page.get_by_role("table", name=re.compile("Aging of acme-therapy")).is_visible()
     shot(page, "aging")
+    table = page.get_by_role("table", name=re.compile("Aging of acme-therapy"))
+    first_payer = table.get_by_role("rowheader").first.inner_text()
+    table.get_by_role("link", name=first_payer, exact=True).click()
+    assert page.get_by_role(
+        "img", name=re.compile(f"Open balance by age bucket, {re.escape(first_payer)}")
+    ).is_visible()
+    shot(page, "aging-one-payer")
     page.goto(f"{workspace.url}/statements")
     assert page.get_by_role("heading", name="Statements").is_visible()
     shot(page, "statements")

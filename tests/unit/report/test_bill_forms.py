@@ -101,6 +101,7 @@ def test_find_bills_by_text_status_and_current_payer() -> None:
     assert [b.bill_id for b in find_bills(bills, "pat doe")] == ["B1", "B2", "B3", "B4", "B5"]
     assert [b.bill_id for b in find_bills(bills, status="open")] == ["B1", "B4"]
     assert [b.bill_id for b in find_bills(bills, status="hold")] == ["B2"]
+    assert [b.bill_id for b in find_bills(bills, status="aging")] == ["B1", "B4"]
     assert [b.bill_id for b in find_bills(bills, status="paid")] == ["B3", "B5"]
     assert [b.bill_id for b in find_bills(bills, status="bad-debt")] == ["B5"]
     assert [b.bill_id for b in find_bills(bills, payer="aetna")] == ["B4"]

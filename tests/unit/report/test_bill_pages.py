@@ -208,6 +208,8 @@ def test_reports_pages_render(amy: tuple[TestClient, str]) -> None:
     aging = client.get("/aging", params={"as_of": "2024-06-01"})
     assert "<svg" in aging.text and "<title" in aging.text and "Medicare" in aging.text
     assert "not a date" in client.get("/aging", params={"as_of": "June"}).text
+    one = client.get("/aging", params={"as_of": "2024-06-01", "payer": "medicare:MCR"}).text
+    assert "Open balance by age bucket, Medicare," in one and "Chart all payers" in one
     assert client.get("/statements").status_code == 200
     assert client.get("/collections").status_code == 200
 

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from workers.posting.bill import Bill
 from workers.posting.codes import Amount, rule_for
+from workers.posting.reports import is_aging
 
 #: No single posting moves a million: a typo (an extra digit) rather than an amount.
 MAX_AMOUNT = Decimal("999999.99")
@@ -33,6 +34,7 @@ STATUSES: tuple[tuple[str, str], ...] = (
     ("rejected", "Rejected"),
     ("killed", "Killed"),
     ("bad-debt", "Has bad debt"),
+    ("aging", "Aging (owes; not on hold, in collections or killed)"),
     ("paid", "Paid (balance 0.00)"),
     ("credit", "Credit (balance below 0)"),
 )
@@ -71,6 +73,8 @@ def _has_status(bill: Bill, status: str) -> bool:
             return bill.killed
         case "bad-debt":
             return bill.bad_debt > 0
+        case "aging":
+            return is_aging(bill)
         case "paid":
             return bill.balance == 0
         case "credit":

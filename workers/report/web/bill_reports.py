@@ -44,7 +44,11 @@ def chart_description(labels_values: list[tuple[str, Decimal]]) -> str:
 
 @router.get("/aging", response_class=HTMLResponse)
 def aging_page(
-    request: Request, session: Session, company: str | None = None, as_of: str | None = None
+    request: Request,
+    session: Session,
+    company: str | None = None,
+    as_of: str | None = None,
+    payer: str | None = None,
 ) -> HTMLResponse:
     try:
         company_id = company_for(session, company)
@@ -53,7 +57,10 @@ def aging_page(
     day, problem = _as_of(as_of, request.app.state.clock().date())
     with request.app.state.engine.connect() as conn:
         report = reports.aging(storage.load_all_bills(conn, company_id), day)
-    values = [(b, report.totals[b]) for b in reports.BUCKETS]
+    # The chart shows every payer's total by bucket, or one payer's (chosen from the table).
+    charted = next((r for r in report.rows if payer and payer == f"{r.payer_type}:{r.payer_id}"), None)
+    buckets = charted.buckets if charted else report.totals
+    values = [(b, buckets[b]) for b in reports.BUCKETS]
     return render(
         request,
         "aging.html",
@@ -67,6 +74,8 @@ def aging_page(
             "short_money": short_money,
             "as_of": day,
             "problem": problem,
+            "charted": charted,
+            "charted_total": charted.total if charted else report.total,
         },
         session=session,
     )
