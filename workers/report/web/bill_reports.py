@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from workers.posting import reports, storage
 from workers.report.web.bill_chart import bars, short_money
+from workers.report.web.bill_patients import patients_of
 from workers.report.web.bills import NotYours, company_for, not_found
 from workers.report.web.session import Session
 from workers.report.web.templating import money, render
@@ -89,10 +90,11 @@ def statements_page(request: Request, session: Session, company: str | None = No
         return not_found(request, session, "You have no company by that name.")
     with request.app.state.engine.connect() as conn:
         chosen = reports.statement_candidates(storage.load_all_bills(conn, company_id))
+        patients = patients_of(conn, company_id, [b.bill_id for b in chosen])
     return render(
         request,
         "bill_statements.html",
-        {"title": "Statements", "company": company_id, "bills": chosen},
+        {"title": "Statements", "company": company_id, "bills": chosen, "patients": patients},
         session=session,
     )
 
