@@ -107,9 +107,10 @@ def collections_page(request: Request, session: Session, company: str | None = N
         return not_found(request, session, "You have no company by that name.")
     with request.app.state.engine.connect() as conn:
         rows = reports.collections(storage.load_all_bills(conn, company_id))
+        patients = patients_of(conn, company_id, [r.bill_id for r in rows])
     return render(
         request,
         "bill_collections.html",
-        {"title": "Collections", "company": company_id, "rows": rows},
+        {"title": "Collections", "company": company_id, "rows": rows, "patients": patients},
         session=session,
     )
