@@ -40,6 +40,9 @@ def unavailable(what: str, error: BaseException | str) -> NoReturn:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    # thread for as long as its browser is open, and asyncio.run() refuses to start beside it.
+    items.sort(key=lambda item: "browser" in item.path.parts)
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)

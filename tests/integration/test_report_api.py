@@ -23,6 +23,7 @@ from tests.pipeline import consume_until
 from tests.unit.report.data import DAY1, DAY2, fill, run_formatter
 from workers.report import accounts
 from workers.report.api import create_app
+from workers.report.publish import Message
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +46,9 @@ class Published:
     def __init__(self) -> None:
         self.requests: list[ReprocessRequest] = []
 
-    async def __call__(self, request: ReprocessRequest) -> None:
-        self.requests.append(request)
+    async def __call__(self, message: Message) -> None:
+        assert isinstance(message, ReprocessRequest), message
+        self.requests.append(message)
 
 
 @pytest.fixture

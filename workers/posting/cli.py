@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -30,10 +29,11 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from claimflow.db import make_engine, safe_url
 from claimflow.settings import Settings, get_settings
 from contracts.base import format_money
-from contracts.codec import DecodeError, decode, encode
+from contracts.codec import encode
 from contracts.posting import BillState, Posting, PostingApplied, PostingRejected
-from contracts.topics import POSTING_RESULTS, POSTINGS
+from contracts.topics import POSTINGS
 from workers.posting import reports, storage
+from workers.posting.answer_watch import AnswerWatch, decode_answer
 from workers.posting.bill import Bill, to_state
 
 app = typer.Typer(no_args_is_help=True, help="Bills, ledgers and A/R reports from bill state.")
@@ -170,7 +170,7 @@ def statements(company: CompanyOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def collections(company: CompanyOpt = None, as_json: JsonOpt = False) -> None:
-    """Bills in collections (not on hold), with their balance."""
+    """Bills in collections (not on hold), with their balance and what was written off to bad debt."""
     rows = reports.collections(_read(lambda conn: storage.load_all_bills(conn, company)))
     if as_json:
         _print_json([dataclasses.asdict(r) for r in rows])
@@ -179,8 +179,9 @@ def collections(company: CompanyOpt = None, as_json: JsonOpt = False) -> None:
     for column in ("bill", "company", "claim", "current payer"):
         table.add_column(column)
     table.add_column("balance", justify="right", style="bold")
+    table.add_column("bad debt", justify="right")
     for r in rows:
-        table.add_row(r.bill_id, r.company_id, r.claim_id, r.payer_name, _m(r.balance))
+        table.add_row(r.bill_id, r.company_id, r.claim_id, r.payer_name, _m(r.balance), _m(r.bad_debt))
     console.print(table)
 
 
@@ -287,60 +288,31 @@ def post(
 
 
 async def _publish(settings: Settings, posting: Posting, wait: float | None) -> bytes | None:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import AIOKafkaProducer
 
     from claimflow.broker.security import client_kwargs
 
-    security = client_kwargs(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", **security)
-    consumer: AIOKafkaConsumer | None = None
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", **client_kwargs(settings)
+    )
     await producer.start()
     try:
-        if wait is not None:
-            # Take the answers topic's end before posting, so the answer cannot slip past.
-            results = settings.topic(POSTING_RESULTS)
-            partitions = await producer.partitions_for(results)
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=settings.bootstrap_servers,
-                group_id=None,
-                enable_auto_commit=False,
-                **security,
+        if wait is None:
+            await producer.send_and_wait(
+                settings.topic(POSTINGS), encode(posting), key=posting.bill_id.encode()
             )
-            await consumer.start()
-            tps = [TopicPartition(results, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_end(*tps)
-            for tp in tps:
-                await consumer.position(tp)
-        key = posting.bill_id.encode()
-        await producer.send_and_wait(settings.topic(POSTINGS), encode(posting), key=key)
-        return None if consumer is None or wait is None else await _answer(consumer, posting, wait)
+            return None
+        async with AnswerWatch(settings) as watch:
+            await producer.send_and_wait(
+                settings.topic(POSTINGS), encode(posting), key=posting.bill_id.encode()
+            )
+            return await watch.wait(posting.posting_id, wait)
     finally:
-        if consumer is not None:
-            await consumer.stop()
         await producer.stop()
 
 
-async def _answer(consumer: Any, posting: Posting, wait: float) -> bytes | None:
-    deadline = time.monotonic() + wait
-    needle = posting.posting_id.encode()
-    while time.monotonic() < deadline:
-        batch = await consumer.getmany(timeout_ms=500)
-        for records in batch.values():
-            for r in records:
-                if r.value is None or needle not in r.value:
-                    continue  # someone else's answer
-                try:
-                    found = _decode_answer(r.value)
-                except DecodeError:
-                    continue
-                if found.posting_id == posting.posting_id:
-                    return bytes(r.value)
-    return None
-
-
 def _decode_answer(raw: bytes) -> PostingApplied | PostingRejected:
-    return cast(PostingApplied | PostingRejected, decode(raw, PostingApplied, PostingRejected))
+    return decode_answer(raw)
 
 
 def _what(posting: Posting) -> str:

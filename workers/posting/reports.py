@@ -11,6 +11,12 @@ Choices where it is vague or the seed says more:
 - Collections: the seed says a bill on hold is left out of "Collection Reports", so it is
   left out here too; a killed bill in collections stays (the seed: KB "does not remove
   the balance, so some reports may show this"). The balance is shown whatever its sign.
+- Collections and bad debt: a bill in collections whose balance was written off (WB) stays
+  on the list. Its Collections status still stands (only UL ends it) and the agency is still
+  working it: writing the debt off is the practice's accounting, not the end of collecting,
+  and money the agency recovers is posted to it (then AB). A row at 0.00 alone reads as a
+  mistake, so each row also carries the bill's bad debt, and `in_collections` (balance plus
+  bad debt) is what the agency is pursuing; the workspace marks such rows "written off".
 - A/R ledger: the column comes from the code's registry entry (`codes.Code.category`),
   so WB and AB show as bad debt and refunds and their undo under payments (as AP).
 """
@@ -107,6 +113,13 @@ class CollectionsRow:
     claim_id: str
     payer_name: str
     balance: Decimal
+    #: Written off to bad debt (WB): still the agency's to collect.
+    bad_debt: Decimal = ZERO
+
+    @property
+    def in_collections(self) -> Decimal:
+        """What the agency is pursuing: the balance and what was written off."""
+        return self.balance + self.bad_debt
 
 
 def collections(bills: Iterable[Bill]) -> list[CollectionsRow]:
@@ -118,6 +131,7 @@ def collections(bills: Iterable[Bill]) -> list[CollectionsRow]:
             bill.claim_id,
             bill.current.label if bill.current else "(no payer)",
             bill.balance,
+            bill.bad_debt,
         )
         for bill in bills
         if bill.in_collections and not bill.on_hold

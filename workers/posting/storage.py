@@ -380,3 +380,10 @@ def _line_from_row(r: Any) -> LedgerLine:
         posting_id=r.posting_id,
         posted_at=r.posted_at,
     )
+
+
+def load_bill_answers(conn: Connection, bill_id: str, limit: int = 200) -> list[bytes]:
+    """The answers given to postings for one bill (applied and refused), as published; at
+    most `limit`. The bill page shows each posting with its answer from these."""
+    query = select(posting_answers.c.answer_json).where(posting_answers.c.bill_id == bill_id).limit(limit)
+    return [text.encode("utf-8") for text in conn.execute(query).scalars()]

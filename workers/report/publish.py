@@ -1,38 +1,59 @@
-"""Publishing a biller's reprocess action: one ReprocessRequest on `billing.reprocess-requests`.
+"""Publishing what a biller asks for: one contract message to its topic.
 
-A producer per request: reprocessing is a person clicking a button, so a second spent
+A reprocess action is one ReprocessRequest on `billing.reprocess-requests` (keyed by its
+request id); a posting from a bill page is one Posting on `billing.postings` (keyed by its
+bill id, so one bill's postings stay in order). `TOPICS` names each message's topic and
+key; one publisher sends any of them.
+
+A producer per message: these are a person clicking a button, so a second spent
 connecting costs nothing, and the report service holds no broker connection while idle
 (it starts and answers searches with the broker down).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
 from claimflow.broker.security import access_problem, client_kwargs
 from claimflow.settings import Settings
 from contracts.codec import encode
+from contracts.posting import Posting
 from contracts.reprocess import ReprocessRequest
-from contracts.topics import REPROCESS_REQUESTS
+from contracts.topics import POSTINGS, REPROCESS_REQUESTS
+
+Message = ReprocessRequest | Posting
+
+#: Each message type's topic (unprefixed) and its key.
+TOPICS: dict[type[Any], tuple[str, Callable[[Any], str]]] = {
+    ReprocessRequest: (REPROCESS_REQUESTS, lambda m: m.request_id),
+    Posting: (POSTINGS, lambda m: m.bill_id),
+}
+
+
+def route(message: Message) -> tuple[str, bytes]:
+    """The message's topic (unprefixed) and key."""
+    topic, key = TOPICS[type(message)]
+    return topic, key(message).encode()
 
 
 class Publisher(Protocol):
-    async def __call__(self, request: ReprocessRequest) -> None: ...
+    async def __call__(self, message: Message) -> None: ...
 
 
 class PublishError(RuntimeError):
-    """The broker did not take the request; nothing was published."""
+    """The broker did not take the message; nothing was published."""
 
 
 class KafkaPublisher:
     def __init__(self, settings: Settings, timeout_ms: int = 15000) -> None:
         self.settings = settings
-        self.topic = settings.topic(REPROCESS_REQUESTS)
         self.timeout_ms = timeout_ms
 
-    async def __call__(self, request: ReprocessRequest) -> None:
+    async def __call__(self, message: Message) -> None:
+        topic, key = route(message)
         producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.bootstrap_servers,
             acks="all",
@@ -51,8 +72,8 @@ class KafkaPublisher:
             )
             raise PublishError(problem or f"cannot reach the broker: {type(exc).__name__}") from exc
         try:
-            await producer.send_and_wait(self.topic, encode(request), key=request.request_id.encode())
+            await producer.send_and_wait(self.settings.topic(topic), encode(message), key=key)
         except Exception as exc:
-            raise PublishError(f"the broker did not accept the request: {type(exc).__name__}") from exc
+            raise PublishError(f"the broker did not accept the message: {type(exc).__name__}") from exc
         finally:
             await producer.stop()

@@ -122,3 +122,12 @@ def test_ledger_rows_show_write_off_as_bad_debt() -> None:
     ]
     assert rows[5].amount == Decimal("20.00")
     assert rows[-1].balance_after == bill.balance
+
+
+def test_collections_keeps_a_written_off_bill_with_its_bad_debt() -> None:
+    # The agency still works a bill written off to bad debt; 0.00 alone would read wrong.
+    rows = collections([bill_after("SL", "WB 100", bill_id="W1"), bill_after("WB 40", "SL", bill_id="W2")])
+    assert [(r.bill_id, r.balance, r.bad_debt, r.in_collections) for r in rows] == [
+        ("W1", Decimal("0.00"), Decimal("100.00"), Decimal("100.00")),
+        ("W2", Decimal("60.00"), Decimal("40.00"), Decimal("100.00")),
+    ]

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from workers.report.web import bills, charges, failed_charges, live, session
+from workers.report.web import bill_reports, bills, charges, failed_charges, live, session
 from workers.report.web.feed import LiveFeed
 from workers.report.web.templating import STATIC, render
 
@@ -73,5 +73,5 @@ def mount(app: FastAPI) -> None:
 
     app.add_exception_handler(session.CsrfRejected, csrf_rejected)
     app.add_api_route("/docs", docs_page, include_in_schema=False)
-    for page in (session, failed_charges, charges, live, bills):
+    for page in (session, failed_charges, charges, live, bills, bill_reports):
         app.include_router(page.router)
