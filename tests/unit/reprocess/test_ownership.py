@@ -50,7 +50,8 @@ def test_a_replay_moved_to_another_companys_practice_becomes_a_skip() -> None:
 
 def test_a_claim_delay_past_the_service_date_bound_is_a_skip() -> None:
     found = [failure("CH-1")]
-    far = found[0].charge.service_date + dt.timedelta(days=2000)  # type: ignore[union-attr]
+    assert found[0].charge is not None and found[0].charge.service_date is not None
+    far = found[0].charge.service_date + dt.timedelta(days=2000)
     assert replay_changes({"units": 1}, far) == {"units": 1, "claim_delay_until": far.isoformat()}
     req = request(
         charge_ids=["CH-1"], requested_at=dt.datetime(2031, 1, 1, tzinfo=dt.UTC), claim_delay_until=far
