@@ -4,6 +4,7 @@ references, the confirmed count of a selection by filters."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -17,8 +18,9 @@ from claimflow.settings import get_settings
 from contracts.reprocess import ReprocessRequest
 from tests.unit.report.data import DAY1, fill
 from workers.formatter import tables as ft
-from workers.report import storage
+from workers.report import actions, storage
 from workers.report.api import create_app
+from workers.report.models import FieldProblem
 from workers.report.publish import MessageTooLarge
 
 pytestmark = pytest.mark.integration
@@ -304,3 +306,25 @@ def test_preview_counts_and_reprocess_needs_that_count(
 def test_preview_by_charge_ids_counts_the_open_ones(client: TestClient, ann: dict) -> None:
     answer = client.post("/reprocess/preview", headers=ann, json={"charge_ids": ["A1", "A5", "O1"]}).json()
     assert (answer["count"], answer["first"]) == (1, ["A1"])
+
+
+def test_check_corrections_is_a_plain_function(engine: Engine) -> None:
+    """What the web pages call: per charge, the fields and problems in words; {} when fine."""
+    with engine.connect() as conn:
+        assert (
+            actions.check_corrections(conn, "acme-therapy", {"A1": {"patient.birth_date": "1950-02-01"}})
+            == {}
+        )
+        found = actions.check_corrections(
+            conn,
+            "acme-therapy",
+            {"A1": {"patient.sex": "X"}, "A2": {"location_id": "rival-main"}, "O1": {"units": "x"}},
+        )
+        assert set(found) == {"A1", "A2"}  # O1 is another company's: not checked, the plan skips it
+        assert found["A2"] == [
+            FieldProblem(field="location_id", problem="names a location that is not one of this company's")
+        ]
+        late = actions.check_corrections(
+            conn, "acme-therapy", {}, claim_delay_until=dt.date(2031, 1, 1), charge_ids=["A1"]
+        )
+        assert [p.field for p in late["A1"]] == ["claim_delay_until"]
