@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import threading
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from workers.report.access_log import REDACTED, RedactSecrets, log_config, redact_query
 
@@ -60,3 +65,31 @@ def test_a_message_with_the_target_inline_is_redacted_too() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /me?password=hunter2 done", None, None)
     assert RedactSecrets().filter(record) is True
     assert "hunter2" not in record.getMessage()
+
+
+def test_a_real_uvicorn_server_logs_the_request_without_the_token() -> None:
+    app = FastAPI()
+
+    @app.get("/failures")
+    def failures() -> dict[str, str]:
+        return {}
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=log_config()))
+    records = Records()
+    logger = logging.getLogger("uvicorn.access")
+    logger.addHandler(records)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (port,) = {s.getsockname()[1] for srv in server.servers for s in srv.sockets}
+        httpx.get(f"http://127.0.0.1:{port}/failures?access_token=cfr_leak&limit=5", timeout=10)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        logger.removeHandler(records)
+        logger.filters.clear()
+    (line,) = [line for line in records.lines if "/failures" in line]
+    assert "cfr_leak" not in line and f"access_token={REDACTED}&limit=5" in line
