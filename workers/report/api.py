@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -26,8 +27,9 @@ from contracts.topics import REPROCESS_REQUESTS
 from workers.formatter.rules import RULES
 from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
-from workers.report.auth import TOKEN_PREFIX, AccessDenied, Caller
+from workers.report.auth import AccessDenied, Caller
 from workers.report.deadletters_api import dead_letter_router
+from workers.report.middleware import BodyLimit, GuardAndLog, SecurityHeaders
 from workers.report.models import (
     ChargeDetail,
     FailedCharge,
@@ -38,10 +40,12 @@ from workers.report.models import (
     ReasonInfo,
     ReprocessAccepted,
     ReprocessBody,
+    ReprocessPreview,
+    ReprocessSelection,
     SearchPage,
     SearchQuery,
 )
-from workers.report.publish import KafkaPublisher, Publisher, PublishError
+from workers.report.publish import KafkaPublisher, MessageTooLarge, Publisher, PublishError
 
 log = logging.getLogger("claimflow.report")
 bearer = HTTPBearer(auto_error=False, description="An API token from `claimflow report create-user`.")
@@ -53,38 +57,11 @@ open a charge record's history, and reprocess the ones you fixed in one action.
 
 Authenticate with `Authorization: Bearer <token>`, never in the URL: a request with a
 token or password in its query string is refused. Money is a two-place decimal string.
+Reprocessing by filters takes the count the biller confirmed (`POST /reprocess/preview`).
 """
 
-#: Query parameters that would carry a credential; a URL is written to logs and histories.
-CREDENTIAL_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "password", "auth"})
-
-
-def credential_in_query(request: Request) -> bool:
-    return any(
-        name.lower() in CREDENTIAL_PARAMS or value.startswith(TOKEN_PREFIX)
-        for name, value in request.query_params.multi_items()
-    )
-
-
-async def guard_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Refuse a credential in the query string, and log each request without its query
-    string (filters may name a payer; a careless client may send a token there)."""
-    started = time.perf_counter()
-    if credential_in_query(request):
-        response: Response = JSONResponse(
-            {"detail": "send the API token in the Authorization header, never in the URL"},
-            status_code=status.HTTP_400_BAD_REQUEST,
-        )
-    else:
-        response = await call_next(request)
-    log.info(
-        "%s %s %d %.0fms",
-        request.method,
-        request.url.path,
-        response.status_code,
-        (time.perf_counter() - started) * 1000,
-    )
-    return response
+#: The most charges an invalid-corrections answer lists (the message counts them all).
+MAX_PROBLEMS_SHOWN = 100
 
 
 def utcnow() -> dt.datetime:
@@ -131,6 +108,27 @@ def run_search(who: Caller, params: SearchQuery) -> q.Search:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
+def refused(exc: ValueError) -> HTTPException:
+    """The reprocess action's refusals as answers in words; nothing was published."""
+    if isinstance(exc, actions.CountChanged):
+        return HTTPException(status.HTTP_409_CONFLICT, {"message": str(exc), "count": exc.count})
+    if isinstance(exc, actions.InvalidCorrections):
+        shown = dict(sorted(exc.problems.items())[:MAX_PROBLEMS_SHOWN])
+        return HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {
+                "message": str(exc),
+                "problems": {cid: [p.model_dump() for p in found] for cid, found in shown.items()},
+            },
+        )
+    if isinstance(exc, actions.NothingToReprocess):
+        return HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"message": str(exc), "skipped": [s.model_dump() for s in exc.skipped]},
+        )
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {"message": str(exc)})
+
+
 def create_app(
     settings: Settings,
     *,
@@ -158,8 +156,21 @@ def create_app(
     app.state.settings = settings
     app.state.publish = publish
     app.state.clock = clock
-    app.middleware("http")(guard_and_log)
     app.include_router(dead_letter_router(settings, db, caller))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes each rejected value: a correction's value may be patient
+        # data, or megabytes. Where and what is wrong is enough.
+        errors = [
+            {
+                **{k: v for k, v in e.items() if k not in ("input", "ctx", "url", "loc")},
+                # A dict key (a correction's path) is part of the location: cut a long one.
+                "loc": [p[:60] + "..." if isinstance(p, str) and len(p) > 64 else p for p in e["loc"]],
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse(jsonable_encoder({"detail": errors}), status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -221,7 +232,9 @@ def create_app(
         tags=["report"],
         responses={404: {"description": "No failed charge with this id in your companies."}},
     )
-    def show(who: Who, charge_id: str) -> ChargeDetail:
+    def show(
+        who: Who, charge_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+    ) -> ChargeDetail:
         with db.connect() as conn:
             found = storage.detail(conn, charge_id, who.companies)
         if found is None:
@@ -237,14 +250,21 @@ def create_app(
         tags=["report"],
         responses={
             403: {"description": "You do not belong to that company."},
-            422: {"description": "Invalid selection, or none of it is an open failure in the company."},
+            409: {"description": "The filters select another count than expected_count; the answer has it."},
+            413: {"description": "The request is larger than the service or the broker takes."},
+            422: {
+                "description": "Invalid selection, a correction the worker would refuse (by charge and "
+                "field), or none of it is an open failure in the company."
+            },
             503: {"description": "The broker did not take the request; nothing was published."},
         },
     )
     async def reprocess(who: Who, body: ReprocessBody) -> ReprocessAccepted:
         """Publishes ONE ReprocessRequest for the selected charges that are open failures in
         the company; the answer says which those are and why the others are skipped. The
-        reprocess worker replays them as new charge versions."""
+        reprocess worker replays them as new charge versions. Corrections are checked as the
+        worker will apply them: any that cannot apply refuses the whole request. By filters,
+        `expected_count` must be the count they select now (see /reprocess/preview)."""
         company_id = company_of(who, body.company)
 
         def prepare() -> tuple[ReprocessRequest, actions.Plan]:
@@ -253,13 +273,17 @@ def create_app(
 
         try:
             req, plan = await run_in_threadpool(prepare)
-        except actions.NothingToReprocess as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                {"message": str(exc), "skipped": [s.model_dump() for s in exc.skipped]},
-            ) from None
+        except (
+            actions.NothingToReprocess,
+            actions.InvalidCorrections,
+            actions.CountChanged,
+            actions.InvalidRequest,
+        ) as exc:
+            raise refused(exc) from None
         try:
             await publish(req)
+        except MessageTooLarge as exc:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
         except PublishError as exc:
             log.warning("reprocess request not published: %s", exc)
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
@@ -278,5 +302,24 @@ def create_app(
             skipped=plan.skipped,
         )
 
+    @app.post(
+        "/reprocess/preview",
+        summary="How many open failures a reprocess selection would replay now",
+        tags=["report"],
+        responses={403: {"description": "You do not belong to that company."}},
+    )
+    def reprocess_preview(who: Who, body: ReprocessSelection) -> ReprocessPreview:
+        """Takes the body POST /reprocess takes and publishes nothing: the count (and the first
+        few charge ids) to confirm, then send as `expected_count` with the same filters."""
+        company_id = company_of(who, body.company)
+        with db.connect() as conn:
+            found = actions.preview(conn, company_id, filters=body.filters, charge_ids=body.charge_ids)
+        return ReprocessPreview(company_id=company_id, count=found.count, first=found.first)
+
     web.mount(app)
+    # The last added is the outermost: every request is logged, then its size is checked
+    # before anything reads it, then the answer gets its security headers.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(GuardAndLog)
     return app

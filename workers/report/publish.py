@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 
 from claimflow.broker.security import access_problem, client_kwargs
 from claimflow.settings import Settings
@@ -47,6 +48,10 @@ class PublishError(RuntimeError):
     """The broker did not take the message; nothing was published."""
 
 
+class MessageTooLarge(PublishError):
+    """The request is larger than the broker takes: the client's to shrink, not a failure."""
+
+
 class KafkaPublisher:
     def __init__(self, settings: Settings, timeout_ms: int = 15000) -> None:
         self.settings = settings
@@ -72,7 +77,13 @@ class KafkaPublisher:
             )
             raise PublishError(problem or f"cannot reach the broker: {type(exc).__name__}") from exc
         try:
-            await producer.send_and_wait(self.settings.topic(topic), encode(message), key=key)
+            data = encode(message)
+            await producer.send_and_wait(self.settings.topic(topic), data, key=key)
+        except MessageSizeTooLargeError as exc:
+            raise MessageTooLarge(
+                f"the message is {len(data)} bytes, more than the broker takes; "
+                "select fewer charges or send fewer corrections"
+            ) from exc
         except Exception as exc:
             raise PublishError(f"the broker did not accept the message: {type(exc).__name__}") from exc
         finally:

@@ -11,31 +11,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from workers.report.web import bill_reports, bills, charges, failed_charges, live, session
 from workers.report.web.feed import LiveFeed
 from workers.report.web.templating import STATIC, render
 
 SWAGGER = "/static/vendor/swagger-ui-5.36.0"
-
-#: Pages may load scripts and styles from this site only; no frame may embed them.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-
-
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
 
 def docs_page() -> HTMLResponse:
@@ -55,7 +36,6 @@ def mount(app: FastAPI) -> None:
     settings, clock and publisher)."""
     app.state.feed = LiveFeed(app.state.settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(session.SignInRequired, session.sign_in_redirect)  # type: ignore[arg-type]
 
     async def csrf_rejected(request: Request, exc: Exception) -> Response:
