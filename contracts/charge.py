@@ -12,27 +12,38 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from contracts.base import Contract, Identifier, Money, Text
+from contracts.base import Contract, Identifier, Money
 
 PayerType = Literal["medicare", "medicaid", "commercial", "workers_comp", "auto", "patient"]
 Sex = Literal["F", "M", "U"]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=16)]
+#: Lengths as the 837P carries them (X12 5010): a name is NM103 (60), an address line N301
+#: (55), a city N401 (30). A longer value could never reach a claim whole.
+Name = Annotated[str, StringConstraints(max_length=60)]
+AddressLine = Annotated[str, StringConstraints(max_length=55)]
+City = Annotated[str, StringConstraints(max_length=30)]
+
+#: How far past its service date a charge may be held: timely filing closes within a year or
+#: two for every payer type, so a later date is a typo. Without a service date, a fixed latest
+#: date. Both depend on the message alone, so a charge decodes the same on every day.
+MAX_CLAIM_DELAY_DAYS = 3 * 366
+LATEST_CLAIM_DELAY = dt.date(2099, 12, 31)
 
 
 class Address(Contract):
-    line1: Text = ""
-    line2: Text = ""
-    city: Text = ""
+    line1: AddressLine = ""
+    line2: AddressLine = ""
+    city: City = ""
     state: Annotated[str, StringConstraints(max_length=2)] = ""
     postal_code: Annotated[str, StringConstraints(max_length=10)] = ""
 
 
 class Patient(Contract):
     id: Identifier
-    first_name: Text = ""
-    last_name: Text = ""
+    first_name: Name = ""
+    last_name: Name = ""
     birth_date: dt.date | None = None
     sex: Sex | None = None
     address: Address | None = None
@@ -42,7 +53,7 @@ class ChargePayer(Contract):
     """One payer responsible for the charge; the list order is the billing order."""
 
     payer_id: Identifier
-    name: Text = ""
+    name: Name = ""
     payer_type: PayerType
     member_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     group_number: Annotated[str, StringConstraints(max_length=40)] | None = None
@@ -50,7 +61,7 @@ class ChargePayer(Contract):
 
 class Provider(Contract):
     npi: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
-    name: Text = ""
+    name: Name = ""
     tax_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
 
 
@@ -94,13 +105,32 @@ class Charge(Contract):
     place_of_service: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4)] | None = None
     prior_authorization: Authorization | None = None
     claim_delay_until: dt.date | None = Field(
-        default=None, description="Hold the charge until this date; it is neither claimed nor failed before."
+        default=None,
+        description=(
+            "Hold the charge until this date; it is neither claimed nor failed before. At most "
+            f"{MAX_CLAIM_DELAY_DAYS} days after service_date (without one, at most "
+            f"{LATEST_CLAIM_DELAY}): bounded by the message itself, so it decodes the same any day."
+        ),
     )
     bill_id: Identifier | None = Field(
         default=None,
         description="The existing bill this charge belongs to, when it is added to or corrects one.",
     )
     submitted_at: dt.datetime | None = None
+
+    @field_validator("claim_delay_until")
+    @classmethod
+    def _delay_within_reach(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        if value is None:
+            return value
+        service = info.data.get("service_date")  # declared before, so already validated
+        if service is not None and (value - service).days > MAX_CLAIM_DELAY_DAYS:
+            raise ValueError(
+                f"is more than {MAX_CLAIM_DELAY_DAYS} days after the service date; no claim is held that long"
+            )
+        if value > LATEST_CLAIM_DELAY:
+            raise ValueError(f"is after {LATEST_CLAIM_DELAY}; no claim is held that long")
+        return value
 
     @property
     def account(self) -> str:

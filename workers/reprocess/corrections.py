@@ -8,6 +8,7 @@ corrections carry patient data (birth dates, member ids).
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 from collections.abc import Mapping
@@ -33,6 +34,16 @@ class CorrectionError(ValueError):
         super().__init__(f"correction to {field!r}: {problem}")
         self.field = field
         self.problem = problem
+
+
+def replay_changes(corrections: Mapping[str, Any], claim_delay_until: dt.date | None) -> dict[str, Any]:
+    """Every change a replay makes: the biller's corrections and the request's claim delay,
+    which wins over a correction of the same field. The delay goes through the contract's
+    checks with the rest (it is bounded by the service date)."""
+    changes = dict(corrections)
+    if claim_delay_until is not None:
+        changes["claim_delay_until"] = claim_delay_until.isoformat()
+    return changes
 
 
 def apply_corrections(charge: Charge, changes: Mapping[str, Any]) -> Charge:

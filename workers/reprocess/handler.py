@@ -20,7 +20,8 @@ from contracts import ReplayedCharge, ReprocessRequest, ReprocessResult, Skipped
 from contracts.topics import CHARGES, REPROCESS_RESULTS
 from workers.common.messages import Incoming, Outgoing
 from workers.reprocess import storage
-from workers.reprocess.selection import Candidate, Replay, Skip, select
+from workers.reprocess.ownership import wanted as wanted_ids
+from workers.reprocess.selection import Candidate, Replay, Skip, moved_references, refuse_foreign, select
 
 Clock = Callable[[], dt.datetime]
 log = get_logger("claimflow.reprocess")
@@ -53,7 +54,7 @@ class ReprocessHandler:
             replayed_ids: list[str] = []
             for request in fresh:
                 mine = [candidates[i] for i in wanted[request.request_id] if i in candidates]
-                result, replays, row_items = self._decide(request, mine, now)
+                result, replays, row_items = self._decide(conn, request, mine, now)
                 for replay in replays:
                     # A later request in this batch must see this failure as being reprocessed.
                     candidates[replay.charge_id] = dataclasses.replace(
@@ -105,9 +106,15 @@ class ReprocessHandler:
         return candidates, wanted
 
     def _decide(
-        self, request: ReprocessRequest, mine: list[Candidate], now: dt.datetime
+        self, conn: Connection, request: ReprocessRequest, mine: list[Candidate], now: dt.datetime
     ) -> tuple[ReprocessResult, list[Replay], list[storage.Item]]:
         decisions = select(mine, request)
+        # Whoever published the request, a correction may not move a charge to another
+        # company's practice, location, patient or bill.
+        moved = moved_references(decisions, {c.charge_id: c.charge for c in mine if c.charge is not None})
+        if moved:
+            owned = storage.owned_references(conn, request.company_id, wanted_ids(moved.values()))
+            decisions = refuse_foreign(decisions, moved, owned)
         replays = [d for d in decisions if isinstance(d, Replay)]
         skips = [d for d in decisions if isinstance(d, Skip)]
         result = ReprocessResult(

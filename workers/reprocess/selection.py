@@ -11,11 +11,12 @@ request's company), this decides. The rules that keep claims single:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contracts import Charge, FailureFilters, ReprocessRequest
-from workers.reprocess.corrections import CorrectionError, apply_corrections
+from workers.reprocess.corrections import CorrectionError, apply_corrections, replay_changes
+from workers.reprocess.ownership import Owned, changed_references, foreign
 
 ALREADY_REPROCESSING = "already being reprocessed"
 
@@ -109,14 +110,38 @@ def decide(candidate: Candidate, request: ReprocessRequest) -> Decision:
     if skip is not None:
         return Skip(candidate.charge_id, skip)
     assert candidate.charge is not None  # check_replayable says so
+    changes = replay_changes(request.corrections.get(candidate.charge_id, {}), request.claim_delay_until)
     try:
-        corrected = apply_corrections(candidate.charge, request.corrections.get(candidate.charge_id, {}))
+        corrected = apply_corrections(candidate.charge, changes)
     except CorrectionError as exc:
         return Skip(candidate.charge_id, str(exc))
-    update: dict[str, object] = {"version": max(candidate.latest_version, candidate.newest_version) + 1}
-    if request.claim_delay_until is not None:
-        update["claim_delay_until"] = request.claim_delay_until
-    return Replay(corrected.model_copy(update=update))
+    version = max(candidate.latest_version, candidate.newest_version) + 1
+    return Replay(corrected.model_copy(update={"version": version}))
+
+
+def moved_references(
+    decisions: Sequence[Decision], originals: Mapping[str, Charge]
+) -> dict[str, dict[str, str]]:
+    """Per replay, the practice/location/patient/bill ids its corrections changed."""
+    out: dict[str, dict[str, str]] = {}
+    for d in decisions:
+        if isinstance(d, Replay) and d.charge_id in originals:
+            changed = changed_references(originals[d.charge_id], d.charge)
+            if changed:
+                out[d.charge_id] = changed
+    return out
+
+
+def refuse_foreign(
+    decisions: Sequence[Decision], moved: Mapping[str, Mapping[str, str]], owned: Owned
+) -> list[Decision]:
+    """The decisions with every replay that points at another company's entity turned into a
+    skip that says which reference (ownership.py says what belongs to a company)."""
+    out: list[Decision] = []
+    for d in decisions:
+        problems = foreign(moved.get(d.charge_id, {}), owned) if isinstance(d, Replay) else []
+        out.append(Skip(d.charge_id, "; ".join(str(p) for p in problems)) if problems else d)
+    return out
 
 
 def check_replayable(candidate: Candidate) -> str | None:
@@ -130,5 +155,8 @@ def check_replayable(candidate: Candidate) -> str | None:
     if candidate.status != "open":
         return f"failure status is {candidate.status}, not open"
     if candidate.charge is None:
-        return f"the stored charge version {candidate.latest_version} is missing; it cannot be replayed"
+        return (
+            f"the stored charge version {candidate.latest_version} is missing or no longer passes the "
+            "contract; it cannot be replayed"
+        )
     return None

@@ -226,3 +226,26 @@ def test_a_charge_claimed_without_failing_is_skipped_as_claimed(engine: Engine) 
     format_charges(engine, [charge(charge_id="CH-7")])
     charges, (result,) = split(reprocess(engine, request(charge_ids=["CH-7"])))
     assert not charges and result.skipped[0].reason.startswith("already claimed on claim ")
+
+
+def test_a_correction_may_not_move_a_charge_to_another_companys_entities(engine: Engine) -> None:
+    format_charges(
+        engine, [*broken(), charge(charge_id="R-1", company_id="rival-rehab", practice_id="rival")]
+    )
+    out = reprocess(
+        engine,
+        request(
+            charge_ids=["CH-1", "CH-2", "CH-3"],
+            corrections={
+                "CH-1": {"practice_id": "rival", "patient.birth_date": "1950-03-04"},
+                "CH-2": {"patient.id": "P-3", "modifiers": ["GP"]},  # another patient of the company
+                "CH-3": {"bill_id": "B-nowhere"},
+            },
+        ),
+    )
+    charges, (result,) = split(out)
+    assert [(c.charge_id, c.patient.id) for c in charges] == [("CH-2", "P-3")]
+    why = {s.charge_id: s.reason for s in result.skipped}
+    assert "practice_id" in why["CH-1"] and "not one of this company's" in why["CH-1"]
+    assert "bill_id" in why["CH-3"]
+    assert failure_row(engine, "CH-1").status == "open"
