@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # this many days (0: no expiry).
     session_hours: float = Field(default=12, gt=0)
     token_days: int = Field(default=90, ge=0)
+    # The most bytes of a request body the report service reads; more answers 413.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 

@@ -322,7 +322,9 @@ def test_reprocess_selected_publishes_one_request(
 def test_reprocess_by_filters_takes_the_open_failures_found(
     client: TestClient, ann: dict, published: Published
 ) -> None:
-    answer = client.post("/reprocess", headers=ann, json={"filters": {"reason": "PROCEDURE_CODE_FORMAT"}})
+    answer = client.post(
+        "/reprocess", headers=ann, json={"filters": {"reason": "PROCEDURE_CODE_FORMAT"}, "expected_count": 2}
+    )
     assert answer.status_code == 202, answer.text
     assert answer.json()["replaying"] == ["A2", "A3"]
     assert published.requests[0].charge_ids == ["A2", "A3"]

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -25,6 +25,7 @@ from workers.formatter.rules import RULES
 from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
 from workers.report.auth import AccessDenied, Caller
+from workers.report.limits import BodyLimit
 from workers.report.models import (
     ChargeDetail,
     FailedCharge,
@@ -35,10 +36,12 @@ from workers.report.models import (
     ReasonInfo,
     ReprocessAccepted,
     ReprocessBody,
+    ReprocessPreview,
+    ReprocessSelection,
     SearchPage,
     SearchQuery,
 )
-from workers.report.publish import KafkaPublisher, Publisher, PublishError
+from workers.report.publish import KafkaPublisher, MessageTooLarge, Publisher, PublishError
 
 log = logging.getLogger("claimflow.report")
 bearer = HTTPBearer(auto_error=False, description="An API token from `claimflow report create-user`.")
@@ -49,7 +52,11 @@ reason, for the companies you belong to. Search, sort, group and page through fa
 open a charge record's history, and reprocess the ones you fixed in one action.
 
 Authenticate with `Authorization: Bearer <token>`. Money is a two-place decimal string.
+Reprocessing by filters takes the count the biller confirmed (`POST /reprocess/preview`).
 """
+
+#: The most charges an invalid-corrections answer lists (the message counts them all).
+MAX_PROBLEMS_SHOWN = 100
 
 
 def utcnow() -> dt.datetime:
@@ -96,6 +103,27 @@ def run_search(who: Caller, params: SearchQuery) -> q.Search:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
+def refused(exc: ValueError) -> HTTPException:
+    """The reprocess action's refusals as answers in words; nothing was published."""
+    if isinstance(exc, actions.CountChanged):
+        return HTTPException(status.HTTP_409_CONFLICT, {"message": str(exc), "count": exc.count})
+    if isinstance(exc, actions.InvalidCorrections):
+        shown = dict(sorted(exc.problems.items())[:MAX_PROBLEMS_SHOWN])
+        return HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {
+                "message": str(exc),
+                "problems": {cid: [p.model_dump() for p in found] for cid, found in shown.items()},
+            },
+        )
+    if isinstance(exc, actions.NothingToReprocess):
+        return HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"message": str(exc), "skipped": [s.model_dump() for s in exc.skipped]},
+        )
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {"message": str(exc)})
+
+
 def create_app(
     settings: Settings,
     *,
@@ -123,6 +151,7 @@ def create_app(
     app.state.settings = settings
     app.state.publish = publish
     app.state.clock = clock
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -184,7 +213,7 @@ def create_app(
         tags=["report"],
         responses={404: {"description": "No failed charge with this id in your companies."}},
     )
-    def show(who: Who, charge_id: str) -> ChargeDetail:
+    def show(who: Who, charge_id: Annotated[str, Path(max_length=64)]) -> ChargeDetail:
         with db.connect() as conn:
             found = storage.detail(conn, charge_id, who.companies)
         if found is None:
@@ -200,14 +229,21 @@ def create_app(
         tags=["report"],
         responses={
             403: {"description": "You do not belong to that company."},
-            422: {"description": "Invalid selection, or none of it is an open failure in the company."},
+            409: {"description": "The filters select another count than expected_count; the answer has it."},
+            413: {"description": "The request is larger than the service or the broker takes."},
+            422: {
+                "description": "Invalid selection, a correction the worker would refuse (by charge and "
+                "field), or none of it is an open failure in the company."
+            },
             503: {"description": "The broker did not take the request; nothing was published."},
         },
     )
     async def reprocess(who: Who, body: ReprocessBody) -> ReprocessAccepted:
         """Publishes ONE ReprocessRequest for the selected charges that are open failures in
         the company; the answer says which those are and why the others are skipped. The
-        reprocess worker replays them as new charge versions."""
+        reprocess worker replays them as new charge versions. Corrections are checked as the
+        worker will apply them: any that cannot apply refuses the whole request. By filters,
+        `expected_count` must be the count they select now (see /reprocess/preview)."""
         company_id = company_of(who, body.company)
 
         def prepare() -> tuple[ReprocessRequest, actions.Plan]:
@@ -216,13 +252,17 @@ def create_app(
 
         try:
             req, plan = await run_in_threadpool(prepare)
-        except actions.NothingToReprocess as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                {"message": str(exc), "skipped": [s.model_dump() for s in exc.skipped]},
-            ) from None
+        except (
+            actions.NothingToReprocess,
+            actions.InvalidCorrections,
+            actions.CountChanged,
+            actions.InvalidRequest,
+        ) as exc:
+            raise refused(exc) from None
         try:
             await publish(req)
+        except MessageTooLarge as exc:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
         except PublishError as exc:
             log.warning("reprocess request not published: %s", exc)
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
@@ -240,6 +280,20 @@ def create_app(
             replaying=plan.replaying,
             skipped=plan.skipped,
         )
+
+    @app.post(
+        "/reprocess/preview",
+        summary="How many open failures a reprocess selection would replay now",
+        tags=["report"],
+        responses={403: {"description": "You do not belong to that company."}},
+    )
+    def reprocess_preview(who: Who, body: ReprocessSelection) -> ReprocessPreview:
+        """Takes the body POST /reprocess takes and publishes nothing: the count (and the first
+        few charge ids) to confirm, then send as `expected_count` with the same filters."""
+        company_id = company_of(who, body.company)
+        with db.connect() as conn:
+            found = actions.preview(conn, company_id, filters=body.filters, charge_ids=body.charge_ids)
+        return ReprocessPreview(company_id=company_id, count=found.count, first=found.first)
 
     web.mount(app)
     return app

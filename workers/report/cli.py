@@ -72,6 +72,7 @@ def serve(
     import uvicorn
 
     from claimflow.logs import configure
+    from workers.report.access_log import log_config
     from workers.report.api import create_app
 
     settings = get_settings()
@@ -82,6 +83,7 @@ def serve(
         host=host or settings.report_host,
         port=port or settings.report_port,
         log_level=settings.log_level.lower(),
+        log_config=log_config(),  # no token a client put in a query string reaches the log
     )
 
 
@@ -360,7 +362,9 @@ def _parse_set(values: list[str]) -> dict[str, Any]:
 
 @app.command()
 def reprocess(
-    charge_ids: Annotated[list[str], typer.Argument(help="Charge record ids to reprocess.")],
+    charge_ids: Annotated[
+        list[str] | None, typer.Argument(help="Charge record ids to reprocess (or select with filters).")
+    ] = None,
     set_: Annotated[
         list[str], typer.Option("--set", help="field=value correction, for every charge given.")
     ] = [],  # noqa: B006
@@ -371,31 +375,78 @@ def reprocess(
     delay_until: Annotated[
         dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Claim delay date.")
     ] = None,
+    practice: Annotated[str | None, typer.Option(help="Filter: practice id.")] = None,
+    location: Annotated[str | None, typer.Option(help="Filter: location id.")] = None,
+    run: Annotated[int | None, typer.Option(help="Filter: formatter run number.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Filter: failure reason code.")] = None,
+    payer: Annotated[str | None, typer.Option(help="Filter: payer name.")] = None,
+    failed_from: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    failed_to: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    all_open: Annotated[
+        bool, typer.Option("--all-open", help="Select every open failure of the company (no filter).")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask to confirm the count selected by filters.")
+    ] = False,
 ) -> None:
-    """Publish ONE reprocess request for the given charges (the reprocess worker replays them)."""
+    """Publish ONE reprocess request for the given charges, or for the open failures the filters
+    select (their count is shown and confirmed first); the reprocess worker replays them."""
     from pydantic import ValidationError
 
     from workers.report import actions
-    from workers.report.models import ReprocessBody
+    from workers.report.models import ReprocessBody, SearchFilters
     from workers.report.publish import KafkaPublisher, PublishError
 
     if not as_user:
         raise _fail("give --as USER: a reprocess request records who asked")
+    filter_values: dict[str, Any] = {
+        "practice": practice,
+        "location": location,
+        "run": run,
+        "reason": reason,
+        "payer": payer,
+        "failed_from": failed_from.date() if failed_from else None,
+        "failed_to": failed_to.date() if failed_to else None,
+    }
+    by_filters = all_open or any(v is not None for v in filter_values.values())
+    if bool(charge_ids) == by_filters:
+        raise _fail("give charge ids, or filters (--all-open for every open failure), not both")
     settings = get_settings()
     with _engine().connect() as conn:
         user_id, company_id = _company(conn, as_user, company)
         corrections = _parse_set(set_)
         try:
+            filters = SearchFilters.model_validate(filter_values) if by_filters else None
+            expected: int | None = None
+            if filters is not None:
+                found = actions.preview(conn, company_id, filters=filters)
+                shown = ", ".join(found.first) + (", ..." if found.count > len(found.first) else "")
+                console.print(
+                    f"the filters select {found.count} open failure(s) in {company_id}: {shown}",
+                    highlight=False,
+                )
+                if found.count and not yes and not typer.confirm(f"reprocess these {found.count}?"):
+                    raise _fail("nothing reprocessed")
+                expected = found.count
             body = ReprocessBody(
                 company=company_id,
-                charge_ids=charge_ids,
-                corrections={cid: corrections for cid in charge_ids} if corrections else {},
+                charge_ids=charge_ids or [],
+                filters=filters,
+                expected_count=expected,
+                corrections={cid: corrections for cid in charge_ids or []} if corrections else {},
                 claim_delay_until=delay_until.date() if delay_until else None,
             )
             request, plan = actions.prepare(
                 conn, body, company_id, user_id or as_user, dt.datetime.now(dt.UTC)
             )
         except ValidationError as exc:
+            raise _fail(actions.in_words(exc)) from None
+        except actions.InvalidCorrections as exc:
+            for charge_id, problems in sorted(exc.problems.items()):
+                for p in problems:
+                    console.print(f"{charge_id} {p.field}: {p.problem}", highlight=False)
+            raise _fail(str(exc)) from None
+        except (actions.CountChanged, actions.InvalidRequest) as exc:
             raise _fail(str(exc)) from None
         except actions.NothingToReprocess as exc:
             for s in exc.skipped:

@@ -11,7 +11,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contracts.base import Identifier, Money
+from contracts.reprocess import MAX_RUN_NUMBER, Corrections
 from workers.report import queries as q
+
+#: Deeper than any biller pages, and inside every database's integer range.
+MAX_OFFSET = 2**31 - 1
+#: The contract's cap on charge ids in one request.
+MAX_CHARGES = 10000
 
 ReasonCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9_]{1,40}$")
@@ -28,7 +34,7 @@ class SearchFilters(BaseModel):
     )
     practice: Identifier | None = Field(None, description="Practice id; all practices when omitted.")
     location: Identifier | None = Field(None, description="Location id; all locations when omitted.")
-    run: Annotated[int, Field(ge=1)] | None = Field(
+    run: Annotated[int, Field(ge=1, le=MAX_RUN_NUMBER)] | None = Field(
         None, description="Formatter run number of the latest failure."
     )
     reason: ReasonCode | None = Field(
@@ -69,13 +75,13 @@ class SearchFilters(BaseModel):
 
 
 class SearchQuery(SearchFilters):
-    sort: str | None = Field(
+    sort: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         None,
         description="Comma-separated columns, '-' for descending, e.g. '-amount,oldest_failure_date'. "
         f"Columns: {', '.join(q.SORTABLE)}.",
     )
     limit: Annotated[int, Field(ge=1, le=q.MAX_LIMIT)] = 50
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] = 0
 
 
 class GroupQuery(SearchFilters):
@@ -166,32 +172,70 @@ class ChargeDetail(FailedCharge):
     )
 
 
-class ReprocessBody(BaseModel):
+class ReprocessSelection(BaseModel):
     """Select failures by charge id, or by the search's filters; one action is one request."""
 
     model_config = ConfigDict(extra="forbid")
 
     company: Identifier | None = Field(None, description="Defaults to your own (first) company.")
-    charge_ids: Annotated[list[Identifier], Field(max_length=10000)] = []
+    charge_ids: Annotated[list[Identifier], Field(max_length=MAX_CHARGES)] = []
     filters: SearchFilters | None = Field(
         None, description="Instead of charge_ids: every open failure found."
     )
-    corrections: dict[Identifier, dict[str, Any]] = Field(
+    corrections: Corrections = Field(
         default={},
-        description='Per charge id, fields to change by dotted path, e.g. {"CH-1": {"patient.sex": "F"}}.',
+        description='Per charge id, fields to change by dotted path, e.g. {"CH-1": {"patient.sex": "F"}}. '
+        "Each value is at most 1,000 characters as JSON.",
     )
-    claim_delay_until: dt.date | None = Field(None, description="Hold the replayed charges until this date.")
+    claim_delay_until: dt.date | None = Field(
+        None, description="Hold the replayed charges until this date (at most about three years ahead)."
+    )
+    expected_count: Annotated[int, Field(ge=0, le=MAX_OFFSET)] | None = Field(
+        None,
+        description="With filters: how many open failures the biller confirmed they select "
+        "(POST /reprocess/preview answers it); a different count now refuses the request.",
+    )
 
     @model_validator(mode="after")
-    def _one_selection(self) -> ReprocessBody:
+    def _one_selection(self) -> ReprocessSelection:
         if bool(self.charge_ids) == (self.filters is not None):
             raise ValueError("select failures by charge_ids or by filters (one of them)")
         if self.filters is not None and self.filters.company not in (None, self.company):
             raise ValueError("give the company once, at the top level")
         stray = set(self.corrections) - set(self.charge_ids)
         if stray:
-            raise ValueError(f"corrections for charges not selected: {', '.join(sorted(stray))}")
+            raise ValueError(f"corrections for charges not selected: {', '.join(sorted(stray)[:20])}")
+        if self.charge_ids and self.expected_count is not None:
+            raise ValueError("expected_count goes with filters; charge_ids name the charges themselves")
         return self
+
+
+class ReprocessBody(ReprocessSelection):
+    """A reprocess action. By filters it carries the count the biller confirmed, so that an
+    empty or mistyped filter never replays a whole company unseen."""
+
+    @model_validator(mode="after")
+    def _count_confirmed(self) -> ReprocessBody:
+        if self.filters is not None and self.expected_count is None:
+            raise ValueError(
+                "reprocessing by filters needs expected_count: the number of open failures they "
+                "select, as POST /reprocess/preview answers it and the biller confirmed"
+            )
+        return self
+
+
+class ReprocessPreview(BaseModel):
+    company_id: str
+    count: int = Field(description="Open failures the selection would replay now.")
+    first: list[str] = Field(description="The first few of them, in the search's order.")
+    limit: int = Field(MAX_CHARGES, description="The most one request replays.")
+
+
+class FieldProblem(BaseModel):
+    """What is wrong with one corrected field, in words; never the value (it may be patient data)."""
+
+    field: str
+    problem: str
 
 
 class Skipped(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 
 from claimflow.broker.admin import client_kwargs
 from claimflow.settings import Settings
@@ -24,6 +25,10 @@ class Publisher(Protocol):
 
 class PublishError(RuntimeError):
     """The broker did not take the request; nothing was published."""
+
+
+class MessageTooLarge(PublishError):
+    """The request is larger than the broker takes: the client's to shrink, not a failure."""
 
 
 class KafkaPublisher:
@@ -46,6 +51,11 @@ class KafkaPublisher:
             raise PublishError(f"cannot reach the broker: {type(exc).__name__}") from exc
         try:
             await producer.send_and_wait(self.topic, encode(request), key=request.request_id.encode())
+        except MessageSizeTooLargeError as exc:
+            raise MessageTooLarge(
+                f"the request is {len(encode(request))} bytes, more than the broker takes; "
+                "select fewer charges or send fewer corrections"
+            ) from exc
         except Exception as exc:
             raise PublishError(f"the broker did not accept the request: {type(exc).__name__}") from exc
         finally:

@@ -123,6 +123,11 @@ def matching_ids(conn: Connection, s: q.Search, cap: int) -> list[str]:
     return [r.charge_id for r in conn.execute(stmt)]
 
 
+def count(conn: Connection, s: q.Search) -> int:
+    """How many failed charges a search finds (all of them, not a page)."""
+    return int(conn.execute(q.count_statement(s)).scalar_one())
+
+
 def companies_with_failure(conn: Connection, charge_id: str) -> list[str]:
     """For the operator's CLI (no --as): the company of a failed charge, whichever it is."""
     return [r.company_id for r in conn.execute(select(q.f.c.company_id).where(q.f.c.charge_id == charge_id))]

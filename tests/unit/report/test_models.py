@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from workers.report.models import FailedCharge, GroupQuery, ReprocessBody, SearchFilters, SearchQuery
+from workers.report.models import (
+    FailedCharge,
+    GroupQuery,
+    ReprocessBody,
+    ReprocessSelection,
+    SearchFilters,
+    SearchQuery,
+)
 
 
 def test_reprocess_needs_exactly_one_selection() -> None:
@@ -17,7 +24,47 @@ def test_reprocess_needs_exactly_one_selection() -> None:
         ReprocessBody()
     with pytest.raises(ValidationError, match="charge_ids or by filters"):
         ReprocessBody(charge_ids=["A"], filters=SearchFilters())
-    assert ReprocessBody(filters=SearchFilters(reason="required_field")).filters is not None
+    assert ReprocessBody(filters=SearchFilters(reason="required_field"), expected_count=2).filters is not None
+
+
+def test_reprocess_by_filters_carries_the_confirmed_count() -> None:
+    with pytest.raises(ValidationError, match="needs expected_count"):
+        ReprocessBody(filters=SearchFilters())
+    with pytest.raises(ValidationError, match="expected_count goes with filters"):
+        ReprocessBody(charge_ids=["A"], expected_count=1)
+    assert ReprocessSelection(filters=SearchFilters()).expected_count is None  # the preview's body
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"run": 99999999999999999999},
+        {"run": 2**31},
+        {"run": 0},
+        {"offset": 9223372036854775808},
+        {"offset": -1},
+        {"limit": 10**30},
+        {"sort": "amount," * 1000},
+        {"payer": "x" * 201},
+    ],
+)
+def test_every_number_and_string_a_client_sends_is_bounded(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        SearchQuery.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    "corrections",
+    [
+        {"A": {"x" * 2001: 1}},
+        {"A": {"patient.first_name": "x" * 4_000_000}},
+        {"A": {"patient..sex": "F"}},
+        {"A": {f"f{i}": 1 for i in range(41)}},
+    ],
+)
+def test_corrections_are_bounded(corrections: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ReprocessBody(charge_ids=["A"], corrections=corrections)
 
 
 def test_corrections_only_for_selected_charges() -> None:
