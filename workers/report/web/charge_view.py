@@ -141,11 +141,17 @@ def value_at(charge: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+def dotted(path: str | None) -> str:
+    """A rule's field as a correction's path: 'payers[0].member_id' -> 'payers.0.member_id'."""
+    return re.sub(r"\[(\d+)\]", r".\1", path or "")
+
+
 def explained(reason: Mapping[str, Any]) -> dict[str, Any]:
     """A reason with its rule's title and the fix in words."""
     rule = RULES.get(reason.get("code", ""))
     return {
         **reason,
+        "path": dotted(reason.get("field")),
         "title": rule.title if rule else reason.get("code"),
         "fix": rule.description if rule else "",
     }
@@ -186,7 +192,7 @@ def sections(
 
 
 def _attach(out: list[Section], reason: dict[str, Any]) -> bool:
-    path = reason.get("field") or ""
+    path = reason["path"]
     if not path:
         return False
     rows = [row for section in out for row in section.rows]
