@@ -4,6 +4,7 @@ of it (sort, group, drill into a group, page). Pure: no request, no database."""
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -92,7 +93,10 @@ def in_words(exc: ValidationError) -> str:
         names = [str(p) for p in error["loc"] if not isinstance(p, int)]
         label = LABELS.get(names[0], names[0]) if names else ""
         message = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{label}: {message}" if label else message[:1].upper() + message[1:])
+        if not label:  # a rule over several fields names them as the API does: say the labels
+            for name in sorted(LABELS, key=len, reverse=True):
+                message = re.sub(rf"\b{name}\b", LABELS[name], message)
+        parts.append(f"{label}: {message}" if label else message)
     return "; ".join(parts) + "."
 
 
