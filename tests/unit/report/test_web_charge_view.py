@@ -27,7 +27,7 @@ def rows(sections: list[charge_view.Section]) -> dict[str, charge_view.Row]:
 
 
 def test_each_reason_sits_beside_the_field_it_names() -> None:
-    reasons = [
+    reasons: list[dict[str, Any]] = [
         {"code": "PROCEDURE_CODE_FORMAT", "message": "not a CPT code", "field": "procedure_code"},
         {"code": "MEMBER_ID_MISSING", "message": "member id is missing", "field": "payers[0].member_id"},
         {"code": "DIAGNOSIS_DUPLICATE", "message": "repeats", "field": "diagnoses[1]"},

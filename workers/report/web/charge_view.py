@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,7 +255,7 @@ def _value(kind: str, text: str, current: Any) -> Any:
     return text
 
 
-def version_changes(versions: list[Mapping[str, Any]]) -> dict[int, list[str]]:
+def version_changes(versions: Sequence[Mapping[str, Any]]) -> dict[int, list[str]]:
     """Per version, the fields that differ from the version before it (names, not values)."""
     out: dict[int, list[str]] = {}
     before: dict[str, Any] | None = None
