@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from contracts import Charge
 from tests.browser.conftest import axe_violations, shot
-from tests.browser.workspace import ACME, Workspace
+from tests.browser.workspace import ACME, BAYSIDE, Workspace
 from workers.formatter import tables as t
 
 if TYPE_CHECKING:
@@ -117,6 +117,20 @@ def test_sex_x_is_refused_naming_the_field(workspace: Workspace, page: Page) -> 
     )
     assert answer.status == 422
     assert "patient.sex" in answer.text()
+    assert status_of(workspace, charge.charge_id) == ("open", 1)
+
+
+def test_another_companys_practice_is_refused(workspace: Workspace, page: Page) -> None:
+    charge, _ = claimable_copy(workspace)
+    theirs = next(c.practice_id for c in workspace.charges if c.company_id == BAYSIDE and c.practice_id)
+    workspace.sign_in(page, "amy", f"/charges/{charge.charge_id}")
+    csrf = page.locator("main").get_attribute("data-csrf") or ""
+    answer = page.request.post(
+        f"{workspace.url}/charges/{charge.charge_id}/reprocess",
+        form={"csrf_token": csrf, "fix.practice_id": theirs, "fix.procedure_code": "97110"},
+    )
+    assert answer.status == 422
+    assert "practice_id" in answer.text() and "Nothing was sent" in answer.text()
     assert status_of(workspace, charge.charge_id) == ("open", 1)
 
 

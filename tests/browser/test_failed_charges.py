@@ -216,6 +216,21 @@ def test_no_filter_asks_before_replaying_the_whole_company(workspace: Workspace,
     assert count == len(open_failures(workspace, BAYSIDE))
 
 
+def test_new_failures_are_a_notice_not_a_reshuffle(workspace: Workspace, page: Page) -> None:
+    workspace.sign_in(page, "amy", "/failed-charges?sort=-oldest_failure_date")
+    before = shown_ids(page)
+    page.wait_for_timeout(2000)  # the live feed has found the topics' ends
+    acme = next(c for c in workspace.charges if c.company_id == ACME)
+    new_id = f"NEW-{uuid.uuid4().hex[:8]}"
+    workspace.publish_charges([failing_copy(acme, new_id)])
+    notice = page.get_by_role("link", name=re.compile(r"^1 new failure — show them$"))
+    notice.wait_for(timeout=30_000)
+    assert shown_ids(page) == before  # the rows under the biller did not move
+    notice.click()
+    page.wait_for_url(re.compile(r"sort=-oldest_failure_date"))
+    page.locator(f'#results tr[data-charge-id="{new_id}"]').wait_for()
+
+
 def test_failed_charges_pages_pass_the_accessibility_audit(workspace: Workspace, browser: Browser) -> None:
     context = browser.new_context(bypass_csp=True, viewport={"width": 1360, "height": 900})
     page = context.new_page()
