@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from tests.browser.conftest import axe_violations, shot
 from tests.browser.workspace import ACME, BAYSIDE, Workspace, failing_copy
 from workers.formatter import tables as t
+from workers.formatter.rules import RULES
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -112,8 +113,10 @@ def test_group_by_reason_and_drill_in(workspace: Workspace, page: Page) -> None:
     groups = page.locator("table.groups tbody tr")
     assert groups.count() >= 2
     top = groups.first
-    code = top.locator("th a").inner_text().strip()
+    code = top.locator("th .muted").inner_text().strip()
+    assert f"reason={code}" in (top.locator("th a").get_attribute("href") or "")
     charges = int(top.locator("td.num").first.inner_text().replace(",", ""))
+    top_title = top.locator("th a").inner_text().strip()
     assert re.fullmatch(r"[A-Z_]+", code) and charges >= 1
     assert top.locator("td.num").nth(1).inner_text().startswith("$")
     shot(page, "failed-charges-by-reason")
@@ -123,9 +126,8 @@ def test_group_by_reason_and_drill_in(workspace: Workspace, page: Page) -> None:
     assert stat_total(page) == charges
     rows = page.locator("#results tbody tr")
     assert rows.count() == min(charges, 50)
-    from workers.formatter.rules import RULES
-
     title = RULES[code].title
+    assert top_title == title
     for i in range(rows.count()):
         assert title in rows.nth(i).locator("td.reasons").inner_text()
     page.go_back()

@@ -54,6 +54,7 @@
     span.textContent = text;
     el.classList.remove("state-replaying", "state-claimed", "state-failed", "state-skipped");
     el.classList.add(`state-${state}`);
+    el.querySelectorAll("td.cid .badge").forEach((badge) => badge.remove());
     const box = el.querySelector('input[name="charge_id"]');
     if (box && state !== "failed") { box.checked = false; box.disabled = true; }
   }
