@@ -64,7 +64,7 @@ def status_of(ws: Workspace, charge_id: str) -> tuple[str, int]:
 
 
 def test_open_a_charge_record(workspace: Workspace, page: Page) -> None:
-    workspace.sign_in(page, "amy", "/failed-charges?sort=charge_id")
+    workspace.sign_in(page, "amy", "/failed-charges?sort=-charge_id")  # a sample charge
     link = page.locator("#results tbody tr td.cid a").first
     charge_id = link.inner_text().strip()
     link.click()
@@ -83,7 +83,7 @@ def test_open_a_charge_record(workspace: Workspace, page: Page) -> None:
     assert "{" not in page.locator("main").inner_text()  # never JSON on a page
     shot(page, "charge-record")
     page.get_by_role("link", name="← Failed Charges").click()
-    page.wait_for_url(re.compile(r"/failed-charges\?sort=charge_id$"))
+    page.wait_for_url(re.compile(r"/failed-charges\?sort=-charge_id$"))
 
 
 def test_an_invalid_correction_is_refused_naming_its_field(workspace: Workspace, page: Page) -> None:
@@ -197,5 +197,11 @@ def test_charge_record_passes_the_accessibility_audit(workspace: Workspace, brow
         page.locator("#results tbody tr td.cid a").first.click()
         page.wait_for_url(re.compile(r"/charges/"))
         assert axe_violations(page) == []
+        charge, _ = claimable_copy(workspace)
+        page.goto(f"{workspace.url}/charges/{charge.charge_id}")
+        page.get_by_label("Procedure").fill("X" * 17)
+        page.get_by_role("button", name="Reprocess with these corrections").click()
+        page.get_by_role("alert").wait_for()
+        assert axe_violations(page) == []  # the refusal too
     finally:
         context.close()

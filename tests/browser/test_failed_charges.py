@@ -243,6 +243,8 @@ def test_failed_charges_pages_pass_the_accessibility_audit(workspace: Workspace,
         assert axe_violations(page) == []
         page.goto(f"{workspace.url}/failed-charges/reprocess-all?run=1")
         assert axe_violations(page) == []
+        page.goto(f"{workspace.url}/failed-charges?run=abc")
+        assert axe_violations(page) == []
     finally:
         context.close()
 
