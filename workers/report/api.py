@@ -14,6 +14,9 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -153,6 +156,20 @@ def create_app(
     app.state.clock = clock
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes each rejected value: a correction's value may be patient
+        # data, or megabytes. Where and what is wrong is enough.
+        errors = [
+            {
+                **{k: v for k, v in e.items() if k not in ("input", "ctx", "url", "loc")},
+                # A dict key (a correction's path) is part of the location: cut a long one.
+                "loc": [p[:60] + "..." if isinstance(p, str) and len(p) > 64 else p for p in e["loc"]],
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse(jsonable_encoder({"detail": errors}), status.HTTP_422_UNPROCESSABLE_CONTENT)
+
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
         with db.connect() as conn:
@@ -213,7 +230,9 @@ def create_app(
         tags=["report"],
         responses={404: {"description": "No failed charge with this id in your companies."}},
     )
-    def show(who: Who, charge_id: Annotated[str, Path(max_length=64)]) -> ChargeDetail:
+    def show(
+        who: Who, charge_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+    ) -> ChargeDetail:
         with db.connect() as conn:
             found = storage.detail(conn, charge_id, who.companies)
         if found is None:

@@ -19,6 +19,9 @@ MAX_OFFSET = 2**31 - 1
 #: The contract's cap on charge ids in one request.
 MAX_CHARGES = 10000
 
+#: Free text a biller types into a search: bounded, and no control characters (PostgreSQL
+#: refuses a NUL in a text parameter; none of them is in a payer name or a code).
+SearchText = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$")]
 ReasonCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9_]{1,40}$")
 ]
@@ -40,10 +43,8 @@ class SearchFilters(BaseModel):
     reason: ReasonCode | None = Field(
         None, description="Failure reason code, e.g. REQUIRED_FIELD (see /reasons)."
     )
-    payer: Annotated[str, StringConstraints(max_length=200)] | None = Field(
-        None, description="Primary payer name."
-    )
-    procedure: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+    payer: SearchText | None = Field(None, description="Primary payer name.")
+    procedure: Annotated[SearchText, StringConstraints(max_length=16)] | None = Field(
         None, description="Procedure code."
     )
     failed_from: dt.date | None = Field(None, description="Failure date on or after (see date_field).")
@@ -75,7 +76,7 @@ class SearchFilters(BaseModel):
 
 
 class SearchQuery(SearchFilters):
-    sort: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+    sort: Annotated[SearchText, StringConstraints(max_length=500)] | None = Field(
         None,
         description="Comma-separated columns, '-' for descending, e.g. '-amount,oldest_failure_date'. "
         f"Columns: {', '.join(q.SORTABLE)}.",

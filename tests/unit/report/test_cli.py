@@ -89,3 +89,44 @@ def test_reprocess_publishes_one_request_with_corrections(db: list[ReprocessRequ
     assert run("reprocess", "O1", "--as", "ann").exit_code == 2
     assert run("reprocess", "A1").exit_code == 2
     assert len(db) == 1
+
+
+def test_reprocess_by_filters_shows_the_count_and_asks(db: list[ReprocessRequest]) -> None:
+    run("create-user", "ann", "--company", "acme-therapy")
+    declined = runner.invoke(
+        cli.app, ["reprocess", "--reason", "PROCEDURE_CODE_FORMAT", "--as", "ann"], input="n\n"
+    )
+    assert "select 2 open failure(s) in acme-therapy: A2, A3" in declined.output
+    assert declined.exit_code == 2 and db == []
+    accepted = runner.invoke(
+        cli.app, ["reprocess", "--reason", "PROCEDURE_CODE_FORMAT", "--as", "ann"], input="y\n"
+    )
+    assert accepted.exit_code == 0, accepted.output
+    assert db[-1].charge_ids == ["A2", "A3"]
+    everything = run("reprocess", "--all-open", "--as", "ann", "--yes")
+    assert everything.exit_code == 0, everything.output
+    assert "select 3 open failure(s)" in everything.output and db[-1].charge_ids == ["A1", "A2", "A3"]
+    assert run("reprocess", "A1", "--practice", "north", "--as", "ann").exit_code == 2
+    assert run("reprocess", "--as", "ann").exit_code == 2  # neither ids nor filters
+    assert len(db) == 2
+
+
+def test_reprocess_refuses_corrections_the_worker_would_skip(db: list[ReprocessRequest]) -> None:
+    run("create-user", "ann", "--company", "acme-therapy")
+    result = run("reprocess", "A1", "--set", "patient.sex=X", "--as", "ann")
+    assert result.exit_code == 2 and "A1 patient.sex:" in result.output
+    foreign = run("reprocess", "A1", "--set", "practice_id=rival", "--as", "ann")
+    assert foreign.exit_code == 2 and "not one of this company's" in foreign.output
+    assert db == []
+
+
+def test_serve_starts_uvicorn_with_the_redacting_log_config(
+    db: list[ReprocessRequest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(kwargs))
+    assert run("serve", "--port", "8799").exit_code == 0
+    config = started["log_config"]
+    assert "redact_secrets" in config["loggers"]["uvicorn.access"]["filters"]
