@@ -181,7 +181,7 @@ def test_another_company_sees_none_of_it(workspace: Workspace, page: Page, brows
     some = sorted(acme)[0]
     answer = page.goto(f"{workspace.url}/charges/{some}")
     assert answer is not None and answer.status == 404
-    assert f"no failed charge {some}" in page.locator("main").inner_text().lower()
+    assert f"no failed charge {some} in your companies" in page.locator("main").inner_text()
     assert page.request.get(f"{workspace.url}/failed-charges/reprocess-all?company={ACME}").status == 403
 
 
