@@ -167,6 +167,9 @@ def test_bad_input_is_a_message_in_words(workspace: Workspace, page: Page) -> No
     answer = page.goto(f"{workspace.url}/failed-charges?sort=bogus")
     assert answer is not None and answer.status == 422
     assert "cannot sort by 'bogus'" in page.get_by_role("alert").inner_text()
+    answer = page.goto(f"{workspace.url}/charges/{'x' * 300}")
+    assert answer is not None and answer.status == 404
+    assert "There is no failed charge" in page.locator("main").inner_text()
 
 
 def test_another_company_sees_none_of_it(workspace: Workspace, page: Page, browser: Browser) -> None:

@@ -8,10 +8,10 @@ refuse is refused here at once, naming the field, and nothing is published.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from workers.report import storage
@@ -21,7 +21,8 @@ from workers.report.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-ChargeId = Annotated[str, Path(max_length=64)]
+#: Longer than any charge id: answered as a charge that does not exist (a page, not a 422 in JSON).
+MAX_CHARGE_ID = 64
 
 
 def not_found(request: Request, session: Any, charge_id: str) -> Response:
@@ -50,6 +51,8 @@ def record_page(
     typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    if len(charge_id) > MAX_CHARGE_ID:
+        return not_found(request, session, charge_id[:MAX_CHARGE_ID] + "…")
     with request.app.state.engine.connect() as conn:
         detail = storage.detail(conn, charge_id, session.caller.companies)
         if detail is None:
@@ -96,7 +99,7 @@ def _from(value: Any) -> str | None:
 
 
 @router.get("/charges/{charge_id}", response_class=Response)
-def charge_record(request: Request, session: Session, charge_id: ChargeId) -> Response:
+def charge_record(request: Request, session: Session, charge_id: str) -> Response:
     params = request.query_params
     return record_page(
         request, session, charge_id, back=_from(params.get("from")), watching=params.get("watch")
@@ -104,11 +107,11 @@ def charge_record(request: Request, session: Session, charge_id: ChargeId) -> Re
 
 
 @router.post("/charges/{charge_id}/reprocess", response_class=Response)
-async def reprocess_charge(
-    request: Request, session: Session, charge_id: ChargeId, form: CheckedForm
-) -> Response:
+async def reprocess_charge(request: Request, session: Session, charge_id: str, form: CheckedForm) -> Response:
     """Replay the charge with the fields the biller corrected (none: replay it as it is)."""
     back = _from(form.get("from"))
+    if len(charge_id) > MAX_CHARGE_ID:
+        return not_found(request, session, charge_id[:MAX_CHARGE_ID] + "…")
     with request.app.state.engine.connect() as conn:
         detail = storage.detail(conn, charge_id, session.caller.companies)
     if detail is None:
