@@ -159,6 +159,20 @@ def test_a_valid_correction_turns_the_row_into_a_claim(workspace: Workspace, pag
     )
 
 
+def test_a_correction_on_the_record_itself_is_followed_there(workspace: Workspace, page: Page) -> None:
+    charge, code = claimable_copy(workspace)
+    workspace.sign_in(page, "amy", f"/charges/{charge.charge_id}")
+    page.get_by_label("Procedure").fill(code)
+    page.get_by_role("button", name="Reprocess with these corrections").click()
+    page.wait_for_url(re.compile(rf"/charges/{charge.charge_id}\?watch=rr-"))
+    page.locator("section.watch .outcome.claimed").wait_for(timeout=60_000)
+    page.get_by_role("link", name="Show the charge as it is now").click()
+    page.wait_for_url(re.compile(rf"/charges/{charge.charge_id}$"))
+    assert re.search(r"Claimed \S+", page.locator("h1").inner_text())
+    versions = page.locator("table", has=page.locator("caption", has_text="Every version"))
+    assert "procedure_code" in versions.locator("tbody tr").nth(1).inner_text()  # what changed, by name
+
+
 def test_reprocess_selected_rows_from_the_list(workspace: Workspace, page: Page) -> None:
     charge, _ = claimable_copy(workspace)
     workspace.sign_in(page, "amy", "/failed-charges?procedure=ZZZZZ")

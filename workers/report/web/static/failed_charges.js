@@ -83,6 +83,14 @@
       if (!els.length) return;
       settled.set(id, state);
       els.forEach((el) => setOutcome(el, state, text));
+      const record = document.querySelector("section.watch p[data-watched]");
+      if (record && state !== "replaying" && !record.querySelector("a.newest")) {
+        const link = document.createElement("a");
+        link.className = "newest";
+        link.href = window.location.pathname;
+        link.textContent = "Show the charge as it is now";
+        record.append(" ", link);
+      }
       if (!quiet) announce.textContent = `${id}: ${text}`;
     }
 
