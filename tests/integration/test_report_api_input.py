@@ -18,7 +18,7 @@ from claimflow.settings import get_settings
 from contracts.reprocess import ReprocessRequest
 from tests.unit.report.data import DAY1, fill
 from workers.formatter import tables as ft
-from workers.report import actions, storage
+from workers.report import accounts, actions
 from workers.report.api import create_app
 from workers.report.models import FieldProblem
 from workers.report.publish import MessageTooLarge
@@ -92,7 +92,7 @@ def client(engine: Engine, published: Published) -> Iterator[TestClient]:
 @pytest.fixture
 def ann(engine: Engine) -> dict[str, str]:
     with unit_of_work(engine) as conn:
-        token = storage.create_user(conn, "ann", ["acme-therapy"], DAY1)
+        token = accounts.create_user(conn, "ann", ["acme-therapy"], DAY1)
     return {"Authorization": f"Bearer {token}"}
 
 
