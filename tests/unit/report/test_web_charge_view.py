@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from workers.report.web import charge_view
+from workers.report.web import charge_history, charge_view
 
 CHARGE: dict[str, Any] = {
     "charge_id": "CH-1",
@@ -79,7 +79,7 @@ def test_version_changes_name_fields_not_values() -> None:
             "charge": {**CHARGE, "procedure_code": "97110", "patient": {**CHARGE["patient"], "sex": "M"}},
         },
     ]
-    assert charge_view.version_changes(versions) == {2: ["patient.sex", "procedure_code"]}
+    assert charge_history.version_changes(versions) == {2: ["patient.sex", "procedure_code"]}
 
 
 def test_history_is_told_in_sentences() -> None:
@@ -105,7 +105,7 @@ def test_history_is_told_in_sentences() -> None:
             {"outcome": "replayed", "new_version": 4, "request": {"requested_by": "amy", "requested_at": at}},
         ],
     }
-    sentences = charge_view.history(detail)
+    sentences = charge_history.history(detail)
     assert sentences is not None
     assert "Replayed as version 3 by amy on 2026-12-06 20:14 UTC: claimed as CLM-4-12." in sentences
     assert (
@@ -114,4 +114,4 @@ def test_history_is_told_in_sentences() -> None:
     )
     assert "Not replayed (asked by ben on ): not open (status resolved)." in sentences
     assert "Replayed as version 4 by amy on 2026-12-06 20:14 UTC: waiting for the formatter." in sentences
-    assert charge_view.history({"reprocessing": None}) is None
+    assert charge_history.history({"reprocessing": None}) is None

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from workers.report import storage
-from workers.report.web import charge_view, listing, reprocessing, watch
+from workers.report.web import charge_history, charge_view, listing, reprocessing, watch
 from workers.report.web.session import CheckedForm, Session
 from workers.report.web.templating import render
 
@@ -77,8 +77,8 @@ def record_page(
             "newest": newest,
             "sections": sections,
             "general": general,
-            "changes": charge_view.version_changes(detail["versions"]),
-            "history": charge_view.history(detail),
+            "changes": charge_history.version_changes(detail["versions"]),
+            "history": charge_history.history(detail),
             "outcomes": charge_view.OUTCOMES,
             "explained": charge_view.explained,
             "payer_types": charge_view.PAYER_TYPES,
