@@ -19,6 +19,7 @@ from claimflow.logs import get_logger
 from contracts import ReplayedCharge, ReprocessRequest, ReprocessResult, SkippedCharge
 from contracts.topics import CHARGES, REPROCESS_RESULTS
 from workers.common.messages import Incoming, Outgoing
+from workers.common.tracing import Headers, carried
 from workers.reprocess import storage
 from workers.reprocess.selection import Candidate, Replay, Skip, select
 
@@ -78,11 +79,12 @@ class ReprocessHandler:
             storage.save_requests(conn, new_rows, new_items)
         out: list[Outgoing] = []
         answered: set[str] = set()
-        for request in requests:
+        for item in batch:
+            request = item.message
             if request.request_id in answered:
                 continue  # the same request twice in one batch: one answer
             answered.add(request.request_id)
-            out.extend(self._answers(request.request_id, stored[request.request_id]))
+            out.extend(self._answers(request.request_id, stored[request.request_id], carried(item.source)))
         return out
 
     def _candidates(
@@ -136,8 +138,9 @@ class ReprocessHandler:
             "replayed_json": orjson.dumps([list(pair) for pair in answer.replayed]).decode(),
         }
 
-    def _answers(self, request_id: str, stored: storage.StoredRequest) -> list[Outgoing]:
+    def _answers(self, request_id: str, stored: storage.StoredRequest, trace: Headers) -> list[Outgoing]:
         # The replayed charges go first: a reader of the result may look for their outcome.
-        out = [Outgoing(self.charges_topic, key.encode(), value.encode()) for key, value in stored.replayed]
-        out.append(Outgoing(self.results_topic, request_id.encode(), stored.result_json.encode()))
+        topic = self.charges_topic
+        out = [Outgoing(topic, key.encode(), value.encode(), trace) for key, value in stored.replayed]
+        out.append(Outgoing(self.results_topic, request_id.encode(), stored.result_json.encode(), trace))
         return out
