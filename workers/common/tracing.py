@@ -109,7 +109,7 @@ def start_batch(worker: str, batch: Sequence[Received]) -> tuple[Sequence[Receiv
             )
             spans.append(span)
         out.append(received)
-    return out, spans
+    return (out, spans) if spans else (batch, spans)
 
 
 def end(spans: Iterable[Span]) -> None:

@@ -14,12 +14,14 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Engine
 
 from claimflow.db import make_engine
 from claimflow.settings import Settings
 from contracts.reprocess import ReprocessRequest
 from contracts.topics import REPROCESS_REQUESTS
+from workers.common import tracing
 from workers.formatter.rules import RULES
 from workers.report import actions, storage
 from workers.report import queries as q
@@ -37,6 +39,7 @@ from workers.report.models import (
     SearchPage,
     SearchQuery,
 )
+from workers.report.observe import instrument
 from workers.report.publish import KafkaPublisher, Publisher, PublishError
 
 log = logging.getLogger("claimflow.report")
@@ -106,6 +109,8 @@ def create_app(
     publish: Publisher = publisher if publisher is not None else KafkaPublisher(settings)
     app = FastAPI(title="claimflow: Failed Charges report", version="1", description=DESCRIPTION)
     app.state.engine = db
+    instrument(app, db)
+    tracing.configure(settings, "report")
 
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -187,7 +192,7 @@ def create_app(
             503: {"description": "The broker did not take the request; nothing was published."},
         },
     )
-    async def reprocess(who: Who, body: ReprocessBody) -> ReprocessAccepted:
+    async def reprocess(who: Who, body: ReprocessBody, request: Request) -> ReprocessAccepted:
         """Publishes ONE ReprocessRequest for the selected charges that are open failures in
         the company; the answer says which those are and why the others are skipped. The
         reprocess worker replays them as new charge versions."""
@@ -204,8 +209,14 @@ def create_app(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 {"message": str(exc), "skipped": [s.model_dump() for s in exc.skipped]},
             ) from None
+        # The request carries the caller's trace context (a `traceparent` header) to the
+        # reprocess worker, and from there to the replayed charges.
+        parent = tracing.extract_http(request.headers)
         try:
-            await publish(req)
+            with tracing.tracer.start_as_current_span(
+                f"send {settings.topic(REPROCESS_REQUESTS)}", context=parent, kind=SpanKind.PRODUCER
+            ):
+                await publish(req)
         except PublishError as exc:
             log.warning("reprocess request not published: %s", exc)
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None

@@ -16,6 +16,7 @@ from claimflow.settings import Settings
 from contracts.codec import encode
 from contracts.reprocess import ReprocessRequest
 from contracts.topics import REPROCESS_REQUESTS
+from workers.common.tracing import inject
 
 
 class Publisher(Protocol):
@@ -45,7 +46,11 @@ class KafkaPublisher:
         except Exception as exc:
             raise PublishError(f"cannot reach the broker: {type(exc).__name__}") from exc
         try:
-            await producer.send_and_wait(self.topic, encode(request), key=request.request_id.encode())
+            # The current trace context (the report's span for this request), if any.
+            headers = list(inject()) or None
+            await producer.send_and_wait(
+                self.topic, encode(request), key=request.request_id.encode(), headers=headers
+            )
         except Exception as exc:
             raise PublishError(f"the broker did not accept the request: {type(exc).__name__}") from exc
         finally:
