@@ -134,7 +134,7 @@ def test_lag_is_per_topic_from_highwater_and_committed() -> None:
             return {("a", 0): 10, ("a", 1): 5, ("b", 0): None}[(tp.topic, tp.partition)]
 
     consumer = BatchConsumer(Settings(), "g", {}, max_batch=10)
-    consumer.consumer = _Positions()  # type: ignore[assignment]
+    consumer.consumer = _Positions()
     from aiokafka import TopicPartition
 
     consumer.committed = {TopicPartition("a", 0): 4}
