@@ -28,7 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ceiling, ladder, latency, workers
+from bench import ceiling, ladder, latency, overhead, workers
 from bench.common import BenchEnv, close_env, start_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,13 +53,17 @@ class Mode:
     posting_sqlite: int
     posting_postgres: int
     latency_seconds: float
+    overhead_rounds: int
+    overhead_messages: int
 
 
 MODES = {
-    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8),
-    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30),
-    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60),
+    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 2, 3_000),
+    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 3, 50_000),
+    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3, 200_000),
 }
+#: The most throughput metrics may cost (issue #18), as a percentage.
+METRICS_OVERHEAD_PCT = 3.0
 
 #: Wide enough for the tables when the output is a pipe (make, CI logs), not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -204,6 +208,13 @@ def run(mode: Mode) -> dict[str, Any]:
                 lambda fn=fn, rate=rate: _run(lambda: fn(env, rate, mode.latency_seconds)),  # type: ignore[misc]
             )
             results["latency"][name]["load_share_of_peak"] = LATENCY_LOAD
+        if workers.posting_available() is None:
+            n = mode.overhead_messages
+            results["metrics_overhead"] = _section(
+                results,
+                "metrics_overhead",
+                lambda: _run(lambda: overhead.metrics_overhead(env, n, n, mode.overhead_rounds)),
+            )
     finally:
         close_env(env)
     results["targets"] = targets(results)
@@ -235,6 +246,8 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     for name in ("formatter", "posting_sqlite"):
         growth = w.get(name, {}).get("memory", {}).get("growth_pct")
         out[f"{name}_rss_growth_pct"] = check(growth, TARGETS["rss_growth_pct"], False)
+        cost = results.get("metrics_overhead", {}).get(name, {}).get("overhead_pct")
+        out[f"{name}_metrics_overhead_pct"] = check(cost, METRICS_OVERHEAD_PCT, False)
     return out
 
 
@@ -310,6 +323,21 @@ def show(results: dict[str, Any]) -> None:
             _fmt(row.get("p999_ms")),
         )
     console.print(lat)
+    cost = Table(title="Metrics on vs off (median msg/s of alternating runs, scraped every second)")
+    for col in ("worker", "messages", "off msg/s", "on msg/s", "overhead %"):
+        cost.add_column(col, justify="right" if col != "worker" else "left")
+    for name, row in results.get("metrics_overhead", {}).items():
+        if not isinstance(row, dict):
+            continue
+        note = row.get("error")
+        cost.add_row(
+            name,
+            _fmt(row.get("messages")),
+            _fmt(row.get("median_off")) if not note else f"[red]{str(note)[:60]}[/red]",
+            _fmt(row.get("median_on")),
+            _fmt(row.get("overhead_pct")),
+        )
+    console.print(cost)
     tg = Table(title="Targets")
     for col in ("target", "value", "limit", "met"):
         tg.add_column(col)

@@ -17,6 +17,8 @@ from typing import Any
 from bench import data
 from bench.common import BenchEnv, GroupWatch, output_span, produce, start_worker
 from bench.memory import RssSeries
+from bench.scrape import Scrapes, scrape_metrics
+from claimflow.testing.ports import free_port
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
 
 
@@ -31,13 +33,18 @@ async def _measure(
     label: str,
     timeout: float,
     processes: int = 1,
+    metrics: bool = False,
 ) -> dict[str, Any]:
+    # With metrics on, the first process serves them and bench/overhead.py scrapes it.
+    settings = {"CLAIMFLOW_METRICS_PORT": str(free_port())} if metrics else {}
     procs = [
-        start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}")
+        start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}", **settings)
         for i in range(processes)
     ]
     proc = procs[0]
     series = RssSeries()
+    scrapes = Scrapes()
+    scraper = asyncio.ensure_future(scrape_metrics(proc, scrapes)) if metrics else None
     try:
         async with GroupWatch(env.bootstrap, f"{prefix}claimflow-{worker}", prefix + input_topic) as watch:
             # Every member in the group before the clock starts: a late joiner's rebalance
@@ -54,6 +61,8 @@ async def _measure(
                 done = await watch.committed()
                 series.add(time.time() - started, done, proc.rss_kb())
     finally:
+        if scraper is not None:
+            scraper.cancel()
         for p in procs:
             await asyncio.to_thread(p.stop)
     span = await output_span(env.bootstrap, [prefix + t for t in outputs])
@@ -71,10 +80,13 @@ async def _measure(
         # With several processes, the memory figures are the first process's.
         "memory": series.summary(n),
         "log": str(proc.log_path),
+        **({"metrics_scrapes": scrapes.__dict__} if metrics else {}),
     }
 
 
-async def formatter(env: BenchEnv, n: int, timeout: float = 3600, processes: int = 1) -> dict[str, Any]:
+async def formatter(
+    env: BenchEnv, n: int, timeout: float = 3600, processes: int = 1, metrics: bool = False
+) -> dict[str, Any]:
     """Charges in, claims and charge failures out, on SQLite (the formatter's default store).
 
     `processes` > 1 runs that many formatters in one consumer group on one SQLite file.
@@ -93,11 +105,12 @@ async def formatter(env: BenchEnv, n: int, timeout: float = 3600, processes: int
         f"formatter-{processes}" if processes > 1 else "formatter",
         timeout,
         processes,
+        metrics,
     )
 
 
 async def posting(
-    env: BenchEnv, n: int, database: str, timeout: float = 3600, processes: int = 1
+    env: BenchEnv, n: int, database: str, timeout: float = 3600, processes: int = 1, metrics: bool = False
 ) -> dict[str, Any]:
     """Postings in, posting results out, every posting committed; bills opened beforehand.
 
@@ -119,6 +132,7 @@ async def posting(
         f"posting-{database}",
         timeout,
         processes,
+        metrics,
     )
     result["bills_seeded"] = seeded
     return result

@@ -1,0 +1,43 @@
+"""What metrics cost: each worker on the same data with metrics off and on, alternating.
+
+"On" is the worker serving `/metrics` (histograms observed per batch, counters read from
+the progress line's counters at scrape time) with the bench scraping it every second, 15
+times Prometheus's default rate. Runs alternate off/on, then on/off, so a drift of the
+machine (another process, the page cache, the broker's log growing) falls on both sides.
+The figure is the median throughput on over the median off.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from bench import workers
+from bench.common import BenchEnv
+
+
+async def metrics_overhead(env: BenchEnv, formatter_n: int, posting_n: int, rounds: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"rounds": rounds}
+    for name, n in (("formatter", formatter_n), ("posting_sqlite", posting_n)):
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        scrapes: list[Any] = []
+        for r in range(rounds):
+            for metrics in (False, True) if r % 2 == 0 else (True, False):
+                if name == "formatter":
+                    result = await workers.formatter(env, n, metrics=metrics)
+                else:
+                    result = await workers.posting(env, n, "sqlite", metrics=metrics)
+                rates["on" if metrics else "off"].append(result["msg_per_s"])
+                if metrics:
+                    scrapes.append(result.get("metrics_scrapes"))
+        off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+        out[name] = {
+            "messages": n,
+            "off_msg_per_s": rates["off"],
+            "on_msg_per_s": rates["on"],
+            "median_off": round(off, 1),
+            "median_on": round(on, 1),
+            "overhead_pct": round((1 - on / off) * 100, 2),
+            "scrapes": scrapes,
+        }
+    return out
