@@ -9,11 +9,15 @@ The figure is the median throughput on over the median off.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import logging
 import statistics
 from typing import Any
 
 from bench import workers
-from bench.common import BenchEnv
+from bench.common import BenchEnv, close_env, start_env
 
 
 async def metrics_overhead(env: BenchEnv, formatter_n: int, posting_n: int, rounds: int) -> dict[str, Any]:
@@ -41,3 +45,23 @@ async def metrics_overhead(env: BenchEnv, formatter_n: int, posting_n: int, roun
             "scrapes": scrapes,
         }
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.overhead [--messages N] [--rounds R]`: this section alone, on SQLite."""
+    parser = argparse.ArgumentParser(prog="python -m bench.overhead", description=main.__doc__)
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    env = start_env(with_postgres=False)
+    try:
+        result = asyncio.run(metrics_overhead(env, args.messages, args.messages, args.rounds))
+    finally:
+        close_env(env)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

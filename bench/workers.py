@@ -20,6 +20,7 @@ from bench.memory import RssSeries
 from bench.scrape import Scrapes, scrape_metrics
 from claimflow.testing.ports import free_port
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
+from workers.common.health import PORT_OFFSETS
 
 
 async def _measure(
@@ -35,8 +36,10 @@ async def _measure(
     processes: int = 1,
     metrics: bool = False,
 ) -> dict[str, Any]:
-    # With metrics on, the first process serves them and bench/overhead.py scrapes it.
-    settings = {"CLAIMFLOW_METRICS_PORT": str(free_port())} if metrics else {}
+    # With metrics on, the first process serves them on a free port (the base is set so that
+    # base + the worker's offset is that port) and is scraped every second meanwhile.
+    port = free_port()
+    settings = {"CLAIMFLOW_METRICS_PORT": str(port - PORT_OFFSETS[worker])} if metrics else {}
     procs = [
         start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}", **settings)
         for i in range(processes)
@@ -44,7 +47,7 @@ async def _measure(
     proc = procs[0]
     series = RssSeries()
     scrapes = Scrapes()
-    scraper = asyncio.ensure_future(scrape_metrics(proc, scrapes)) if metrics else None
+    scraper = asyncio.ensure_future(scrape_metrics(port, scrapes)) if metrics else None
     try:
         async with GroupWatch(env.bootstrap, f"{prefix}claimflow-{worker}", prefix + input_topic) as watch:
             # Every member in the group before the clock starts: a late joiner's rebalance
