@@ -17,14 +17,74 @@ import asyncio
 import json
 import logging
 import statistics
+import timeit
+from collections import Counter
 from typing import Any
 
 from bench import workers
 from bench.common import BenchEnv, close_env, start_env
 
 
+def instrumentation_cost() -> dict[str, float]:
+    """What the instrumentation itself costs, timed in this process: it does not move with
+    the machine's load the way two runs of a worker do.
+
+    Per batch: the two histogram observations. Per scrape: rendering a formatter's metrics.
+    Per message of a batch without trace headers: the batch loop's check and a handler's
+    `carried` for one answer.
+    """
+    from prometheus_client import REGISTRY, generate_latest
+    from sqlalchemy import create_engine
+
+    from claimflow.settings import Settings
+    from workers.common import metrics, tracing
+    from workers.common.batch import BatchRunner
+    from workers.common.consumer import BatchConsumer
+    from workers.common.messages import Outgoing, Received
+
+    class _Handler:
+        name = "bench-cost"
+        models: tuple[type[Any], ...] = ()
+        rule_failures = Counter({f"RULE_{i}": i for i in range(30)})
+
+        def handle(self, conn: Any, batch: Any) -> list[Outgoing]:
+            return []
+
+    async def _publish(out: Any) -> None:
+        return None
+
+    runner: BatchRunner[Any] = BatchRunner(_Handler(), create_engine("sqlite://"), _publish)
+    runner.stats.published.update(
+        {"billing.claims": 10, "billing.charge-failures": 5, "billing.dead-letter": 1}
+    )
+    runner.stats.dead_letters.update({"invalid": 1, "not_json": 2})
+    consumer = BatchConsumer(Settings(), "g", {"billing.charges": runner}, max_batch=10)
+    metrics.instrument("bench-cost", {"billing.charges": runner}, consumer)
+    observed = runner.metrics
+    assert observed is not None
+    try:
+        n = 20_000
+
+        def observe() -> None:
+            observed.batch(2000, 0.2)
+            observed.transaction(0.1)
+
+        batch_us = timeit.timeit(observe, number=n)
+        scrape_ms = timeit.timeit(lambda: generate_latest(REGISTRY), number=100) * 10
+        batch = [Received("billing.charges", 0, i, b"k", b"{}") for i in range(2000)]
+        untraced = timeit.timeit(lambda: tracing.start_batch("x", batch), number=200) / 200
+        carried = timeit.timeit(lambda: [tracing.carried(r) for r in batch], number=200) / 200
+    finally:
+        metrics.COLLECTOR.watched.pop("bench-cost", None)
+    return {
+        "histograms_us_per_batch": round(batch_us / n * 1e6, 2),
+        "scrape_ms": round(scrape_ms, 2),
+        "untraced_us_per_msg": round((untraced + carried) / 2000 * 1e6, 3),
+    }
+
+
 async def metrics_overhead(env: BenchEnv, formatter_n: int, posting_n: int, rounds: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"rounds": rounds}
+    out: dict[str, Any] = {"rounds": rounds, "instrumentation": instrumentation_cost()}
     for name, n in (("formatter", formatter_n), ("posting_sqlite", posting_n)):
         rates: dict[str, list[float]] = {"off": [], "on": []}
         cpu: dict[str, list[float]] = {"off": [], "on": []}
@@ -48,6 +108,8 @@ async def metrics_overhead(env: BenchEnv, formatter_n: int, posting_n: int, roun
             "median_off": round(off, 1),
             "median_on": round(on, 1),
             "throughput_cost_pct": round((1 - on / off) * 100, 2),
+            "median_off_cpu_us_per_msg": round(cpu_off, 1),
+            "median_on_cpu_us_per_msg": round(cpu_on, 1),
             "off_cpu_us_per_msg": cpu["off"],
             "on_cpu_us_per_msg": cpu["on"],
             # CPU per message, not wall-clock throughput, is the figure: on a shared machine
