@@ -28,7 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ceiling, ladder, latency, workers
+from bench import ceiling, ladder, latency, overhead, workers
 from bench.common import BenchEnv, close_env, start_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,13 +55,17 @@ class Mode:
     latency_seconds: float
     #: Ceiling rounds (of `ceiling` messages) before the workers, and as many after.
     ceiling_rounds: int
+    overhead_rounds: int
+    overhead_messages: int
 
 
 MODES = {
-    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 1),
-    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 2),
-    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3),
+    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 1, 2, 3_000),
+    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 2, 3, 50_000),
+    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3, 3, 100_000),
 }
+#: The most throughput metrics may cost (issue #18), as a percentage.
+METRICS_OVERHEAD_PCT = 3.0
 
 #: Wide enough for the tables when the output is a pipe (make, CI logs), not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -221,6 +225,13 @@ def run(mode: Mode) -> dict[str, Any]:
                 lambda fn=fn, rate=rate: _run(lambda: fn(env, rate, mode.latency_seconds)),  # type: ignore[misc]
             )
             results["latency"][name]["load_share_of_peak"] = LATENCY_LOAD
+        if workers.posting_available() is None:
+            n = mode.overhead_messages
+            results["metrics_overhead"] = _section(
+                results,
+                "metrics_overhead",
+                lambda: _run(lambda: overhead.metrics_overhead(env, n, n, mode.overhead_rounds)),
+            )
     finally:
         close_env(env)
     results["targets"] = targets(results)
@@ -252,6 +263,8 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     for name in ("formatter", "posting_sqlite"):
         growth = w.get(name, {}).get("memory", {}).get("growth_pct")
         out[f"{name}_rss_growth_pct"] = check(growth, TARGETS["rss_growth_pct"], False)
+        cost = results.get("metrics_overhead", {}).get(name, {}).get("overhead_pct")
+        out[f"{name}_metrics_overhead_pct"] = check(cost, METRICS_OVERHEAD_PCT, False)
     return out
 
 
@@ -348,6 +361,31 @@ def show(results: dict[str, Any]) -> None:
             _fmt(row.get("p999_ms")),
         )
     console.print(lat)
+    cost = Table(title="Metrics on vs off (medians of alternating runs, scraped every second)")
+    for col in (
+        "worker",
+        "messages",
+        "off msg/s",
+        "on msg/s",
+        "off CPU us/msg",
+        "on CPU us/msg",
+        "overhead %",
+    ):
+        cost.add_column(col, justify="right" if col != "worker" else "left")
+    for name, row in results.get("metrics_overhead", {}).items():
+        if not isinstance(row, dict) or name == "instrumentation":
+            continue
+        note = row.get("error")
+        cost.add_row(
+            name,
+            _fmt(row.get("messages")),
+            _fmt(row.get("median_off")) if not note else f"[red]{str(note)[:60]}[/red]",
+            _fmt(row.get("median_on")),
+            _fmt(row.get("median_off_cpu_us_per_msg")),
+            _fmt(row.get("median_on_cpu_us_per_msg")),
+            _fmt(row.get("overhead_pct")),
+        )
+    console.print(cost)
     tg = Table(title="Targets")
     for col in ("target", "value", "limit", "met"):
         tg.add_column(col)

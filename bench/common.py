@@ -313,6 +313,14 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU the process has used, from /proc (what contention barely moves)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_kb(self) -> int | None:
         """VmRSS from /proc: what the kernel holds for the process right now."""
         try:
@@ -340,16 +348,20 @@ def worker_env(bootstrap: str, prefix: str, database_url: str, **extra: str) -> 
         "CLAIMFLOW_TOPIC_PREFIX": prefix,
         "CLAIMFLOW_DATABASE_URL": database_url,
         "CLAIMFLOW_LOG_LEVEL": "INFO",
+        # Off unless a measurement turns it on (bench/overhead.py compares the two).
+        "CLAIMFLOW_METRICS_PORT": "0",
         **extra,
     }
 
 
-def start_worker(env: BenchEnv, name: str, prefix: str, database_url: str, label: str) -> WorkerProcess:
+def start_worker(
+    env: BenchEnv, name: str, prefix: str, database_url: str, label: str, **settings: str
+) -> WorkerProcess:
     # The workers' runtime files (faust's data dir) go under the run dir: the bench must not
     # depend on, or disturb, what var/ holds for the dev pipeline and the tests.
     home = env.run_dir / "home"
     (home / "faust").mkdir(parents=True, exist_ok=True)
-    extra = {"CLAIMFLOW_HOME": str(home)}
+    extra = {"CLAIMFLOW_HOME": str(home), **settings}
     worker = WorkerProcess(
         name, worker_env(env.bootstrap, prefix, database_url, **extra), env.run_dir / f"{label}.log"
     ).start()

@@ -17,7 +17,10 @@ from typing import Any
 from bench import data
 from bench.common import BenchEnv, GroupWatch, output_span, produce, start_worker
 from bench.memory import RssSeries
+from bench.scrape import Scrapes, scrape_metrics
+from claimflow.testing.ports import free_port
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
+from workers.common.health import PORT_OFFSETS
 
 
 async def _measure(
@@ -31,18 +34,26 @@ async def _measure(
     label: str,
     timeout: float,
     processes: int = 1,
+    metrics: bool = False,
 ) -> dict[str, Any]:
+    # With metrics on, the first process serves them on a free port (the base is set so that
+    # base + the worker's offset is that port) and is scraped every second meanwhile.
+    port = free_port()
+    settings = {"CLAIMFLOW_METRICS_PORT": str(port - PORT_OFFSETS[worker])} if metrics else {}
     procs = [
-        start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}")
+        start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}", **settings)
         for i in range(processes)
     ]
     proc = procs[0]
     series = RssSeries()
+    scrapes = Scrapes()
+    scraper = asyncio.ensure_future(scrape_metrics(port, scrapes)) if metrics else None
     try:
         async with GroupWatch(env.bootstrap, f"{prefix}claimflow-{worker}", prefix + input_topic) as watch:
             # Every member in the group before the clock starts: a late joiner's rebalance
             # would be measured as the first member's work.
             started = await watch.wait_stable(timeout=120, proc=proc, members=processes)
+            cpu_at_start = proc.cpu_seconds()
             deadline = time.monotonic() + timeout
             done = 0
             while done < n:
@@ -53,7 +64,10 @@ async def _measure(
                 await asyncio.sleep(0.5)
                 done = await watch.committed()
                 series.add(time.time() - started, done, proc.rss_kb())
+            cpu_at_end = proc.cpu_seconds()
     finally:
+        if scraper is not None:
+            scraper.cancel()
         for p in procs:
             await asyncio.to_thread(p.stop)
     span = await output_span(env.bootstrap, [prefix + t for t in outputs])
@@ -71,10 +85,19 @@ async def _measure(
         # With several processes, the memory figures are the first process's.
         "memory": series.summary(n),
         "log": str(proc.log_path),
+        # The first process's CPU while it worked (to within a 0.5 s poll), per message.
+        "cpu_us_per_msg": (
+            round((cpu_at_end - cpu_at_start) * 1e6 / n * processes, 1)
+            if cpu_at_start is not None and cpu_at_end is not None
+            else None
+        ),
+        **({"metrics_scrapes": scrapes.__dict__} if metrics else {}),
     }
 
 
-async def formatter(env: BenchEnv, n: int, timeout: float = 3600, processes: int = 1) -> dict[str, Any]:
+async def formatter(
+    env: BenchEnv, n: int, timeout: float = 3600, processes: int = 1, metrics: bool = False
+) -> dict[str, Any]:
     """Charges in, claims and charge failures out, on SQLite (the formatter's default store).
 
     `processes` > 1 runs that many formatters in one consumer group on one SQLite file.
@@ -93,11 +116,12 @@ async def formatter(env: BenchEnv, n: int, timeout: float = 3600, processes: int
         f"formatter-{processes}" if processes > 1 else "formatter",
         timeout,
         processes,
+        metrics,
     )
 
 
 async def posting(
-    env: BenchEnv, n: int, database: str, timeout: float = 3600, processes: int = 1
+    env: BenchEnv, n: int, database: str, timeout: float = 3600, processes: int = 1, metrics: bool = False
 ) -> dict[str, Any]:
     """Postings in, posting results out, every posting committed; bills opened beforehand.
 
@@ -119,6 +143,7 @@ async def posting(
         f"posting-{database}",
         timeout,
         processes,
+        metrics,
     )
     result["bills_seeded"] = seeded
     return result

@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     token_days: int = Field(default=90, ge=0)
     # The most bytes of a request body the report service reads; more answers 413.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Observability. Each worker serves /metrics, /livez and /readyz on
+    # metrics_port + its worker's offset (formatter 0, posting 1, reprocess 2), or the next
+    # free port in steps of 10 when another instance on the host holds it; 0 turns it off.
+    metrics_port: int = Field(default=9460, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # /livez fails when the consumer loop has neither polled nor finished a batch for this long.
+    liveness_seconds: float = Field(default=300, gt=0)
+    # Spans of the W3C trace context carried in Kafka headers: "none" (the context is
+    # carried, no span is recorded) or "console" (spans printed to stderr).
+    trace_exporter: Literal["none", "console"] = "none"
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 

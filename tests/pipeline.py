@@ -78,6 +78,8 @@ def worker_env(bootstrap: str, prefix: str, database_url: str, **extra: str) -> 
         "CLAIMFLOW_TOPIC_PREFIX": prefix,
         "CLAIMFLOW_DATABASE_URL": database_url,
         "CLAIMFLOW_LOG_LEVEL": "INFO",
+        # Many test workers share the host: a test that scrapes one turns metrics on itself.
+        "CLAIMFLOW_METRICS_PORT": "0",
         **extra,
     }
 

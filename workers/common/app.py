@@ -17,8 +17,10 @@ from faust.app.base import BootStrategy
 
 from claimflow.broker.security import faust_credentials
 from claimflow.settings import Settings
+from workers.common import metrics, tracing
 from workers.common.batch import BatchRunner
 from workers.common.consumer import BatchConsumer
+from workers.common.health import HealthServer
 
 
 def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
@@ -79,11 +81,19 @@ def serve_batches(
         "request_timeout_ms": int(conf.broker_request_timeout * 1000),
     }
     service = BatchConsumer(settings, conf.id, routes, max_batch=max_batch, timeouts=timeouts)
+    worker = conf.id.removeprefix(f"{settings.topic_prefix}claimflow-")  # group_id's inverse
+    tracing.configure(settings, worker)
+    health: HealthServer | None = None
+    if settings.metrics_port:
+        metrics.instrument(worker, routes, service)
+        health = HealthServer(settings, worker, service, next(iter(routes.values())).engine)
 
     @app.task
     async def start_batches() -> None:
         # A runtime dependency is stopped before the app's producer, so the batch in hand
         # can still publish while the worker shuts down.
+        if health is not None:
+            await app.add_runtime_dependency(health)
         await app.add_runtime_dependency(service)
 
     return service

@@ -34,8 +34,11 @@ from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 from claimflow.db import bound_wal, pace_checkpoints, unit_of_work
 from claimflow.logs import get_logger
 from contracts.codec import DecodeError, decode
-from workers.common.deadletter import dead_letter
+from contracts.topics import DEAD_LETTER
+from workers.common import tracing
+from workers.common.deadletter import dead_letter, error_kind
 from workers.common.messages import Incoming, Outgoing, Received
+from workers.common.metrics import BatchMetrics
 from workers.common.policy import FailurePolicy, StopConsuming, classify, describe
 
 M = TypeVar("M", bound=BaseModel)
@@ -72,6 +75,8 @@ class Stats:
     batches: int = 0
     db_retries: int = 0
     published: Counter[str] = field(default_factory=Counter)
+    #: Every dead letter published (the loop's and the handler's), by error kind.
+    dead_letters: Counter[str] = field(default_factory=Counter)
     last_batch_ms: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
@@ -95,6 +100,7 @@ class Prepared:
     received: int
     out: list[Outgoing]
     started: float
+    spans: list[Any] = field(default_factory=list)  # tracing: ended once delivered
 
 
 class BatchRunner(Generic[M]):
@@ -118,6 +124,9 @@ class BatchRunner(Generic[M]):
         self.stats = Stats()
         self.policy = policy if policy is not None else FailurePolicy(handler.name)
         self.stopping = False
+        self.dead_letter_topic = f"{topic_prefix}{DEAD_LETTER}"
+        #: Set by workers.common.metrics.instrument when the worker serves metrics.
+        self.metrics: BatchMetrics | None = None
         self._commits = 0  # batches committed, for the test-only crash hook
 
     async def process(self, batch: Sequence[Received]) -> None:
@@ -131,6 +140,7 @@ class BatchRunner(Generic[M]):
         only after those: answers leave in the order their batches were read.
         """
         started = time.perf_counter()
+        batch, spans = tracing.start_batch(self.handler.name, batch)
         good: list[Incoming[M]] = []
         out: list[Outgoing] = []
         for received in batch:
@@ -143,7 +153,7 @@ class BatchRunner(Generic[M]):
             self._commits += 1
             if self._commits == _CRASH_AFTER_COMMIT:
                 os._exit(86)  # test-only, see _CRASH_AFTER_COMMIT
-        return Prepared(len(batch), out, started)
+        return Prepared(len(batch), out, started, spans)
 
     async def deliver(self, prepared: Prepared) -> None:
         """Publish a prepared batch's answers and wait until the broker has every one."""
@@ -151,6 +161,9 @@ class BatchRunner(Generic[M]):
         self.stats.received += prepared.received
         self.stats.batches += 1
         self.stats.last_batch_ms = (time.perf_counter() - prepared.started) * 1000
+        if self.metrics is not None:
+            self.metrics.batch(prepared.received, self.stats.last_batch_ms / 1000)
+        tracing.end(prepared.spans)
 
     def _dead(self, received: Received, kind: Any, error: str) -> Outgoing:
         self.stats.dead_lettered += 1
@@ -241,9 +254,12 @@ class BatchRunner(Generic[M]):
             _HANDLER_BUG == "*" or _HANDLER_BUG.encode() in (i.source.value or b"") for i in items
         ):
             raise RuntimeError("injected handler bug (CLAIMFLOW_FAULT_HANDLER_BUG)")
+        started = time.perf_counter()
         with unit_of_work(self.engine) as conn:
             pace_checkpoints(conn, len(items))
             out = self.handler.handle(conn, items)
+        if self.metrics is not None:
+            self.metrics.transaction(time.perf_counter() - started)
         bound_wal(self.engine)
         return out
 
@@ -263,7 +279,10 @@ class BatchRunner(Generic[M]):
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
-        self.stats.published.update(o.topic for o in out)
+        sent = Counter(o.topic for o in out)
+        self.stats.published.update(sent)
+        if sent[self.dead_letter_topic]:
+            self.stats.dead_letters.update(error_kind(o) for o in out if o.topic == self.dead_letter_topic)
 
 
 class _HandlerBug(Exception):

@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -103,6 +104,10 @@ class BatchConsumer(Service):
         self._loop_task: asyncio.Task[None] | None = None
         self._delivering: asyncio.Future[None] | None = None
         self._settling: asyncio.Future[None] | None = None
+        # For /livez and /readyz (workers.common.health): when the loop last polled or
+        # finished a batch, and whether the group has given this consumer its partitions.
+        self.beat = time.monotonic()
+        self.joined = False
 
     async def on_start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -171,6 +176,7 @@ class BatchConsumer(Service):
                 log.error("fetch_failed", group=self.group_id, error=type(exc).__name__)
                 await asyncio.sleep(FETCH_RETRY_SECONDS)
                 continue
+            self.beat = time.monotonic()
             if not fetched:
                 continue
             self._idle = False
@@ -179,6 +185,7 @@ class BatchConsumer(Service):
                     await self._handle(consumer, fetched)
             finally:
                 self._idle = True
+            self.beat = time.monotonic()
 
     async def _handle(self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[Any]]) -> None:
         # A rebalance may have taken partitions between the fetch and the lock: their new
@@ -275,15 +282,21 @@ class BatchConsumer(Service):
 
     def lag(self) -> int | None:
         """Messages waiting on this consumer's partitions (high watermark - committed)."""
-        consumer = self.consumer
-        if consumer is None:
+        if self.consumer is None:
             return None
-        total = 0
+        return sum(self.lag_by_topic().values())
+
+    def lag_by_topic(self) -> dict[str, int]:
+        """`lag()` per topic."""
+        consumer = self.consumer
+        by_topic: dict[str, int] = {}
+        if consumer is None:
+            return by_topic
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
             if high is not None:
-                total += max(high - self.committed.get(tp, 0), 0)
-        return total
+                by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(high - self.committed.get(tp, 0), 0)
+        return by_topic
 
 
 class _WaitForBatch(ConsumerRebalanceListener):
@@ -297,6 +310,7 @@ class _WaitForBatch(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions_assigned", group=self.owner.group_id, partitions=len(assigned))
+        self.owner.joined = True
         consumer = self.owner.consumer
         if consumer is None:
             return

@@ -8,6 +8,10 @@ import datetime as dt
 from contracts.deadletter import DeadLetter, ErrorKind
 from contracts.topics import DEAD_LETTER
 from workers.common.messages import Outgoing, Received
+from workers.common.tracing import carried
+
+#: The header DeadLetter.to_headers writes the error kind to.
+_KIND = "x-error_kind"
 
 
 def dead_letter(source: Received, kind: ErrorKind, error: str, worker: str, prefix: str = "") -> Outgoing:
@@ -24,5 +28,13 @@ def dead_letter(source: Received, kind: ErrorKind, error: str, worker: str, pref
         topic=f"{prefix}{DEAD_LETTER}",
         key=source.key,
         value=source.value or b"",
-        headers=tuple(record.to_headers()),
+        headers=tuple(record.to_headers()) + carried(source),
     )
+
+
+def error_kind(out: Outgoing) -> str:
+    """The error kind a dead letter's headers name."""
+    for name, value in out.headers:
+        if name == _KIND:
+            return value.decode()
+    return "unknown"

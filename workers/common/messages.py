@@ -38,5 +38,7 @@ class Outgoing:
     headers: tuple[tuple[str, bytes], ...] = field(default=())
 
     @classmethod
-    def of(cls, topic: str, key: str, model: BaseModel) -> Outgoing:
-        return cls(topic=topic, key=key.encode(), value=encode(model))
+    def of(
+        cls, topic: str, key: str, model: BaseModel, headers: tuple[tuple[str, bytes], ...] = ()
+    ) -> Outgoing:
+        return cls(topic=topic, key=key.encode(), value=encode(model), headers=headers)

@@ -46,6 +46,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from claimflow.logs import get_logger
+from workers.common import metrics
 
 log = get_logger("claimflow.policy")
 
@@ -139,13 +140,20 @@ class FailurePolicy:
     stop_reason: str | None = None
     _recent: deque[float] = field(default_factory=deque, repr=False)
 
+    def __post_init__(self) -> None:
+        metrics.policy_state(self.worker, self.state)
+
+    def _enter(self, state: State) -> None:
+        self.state = state
+        metrics.policy_state(self.worker, state)
+
     def retrying(self) -> None:
         self.db_retries += 1
-        self.state = "retrying"
+        self._enter("retrying")
 
     def recovered(self) -> None:
         if self.state == "retrying":
-            self.state = "running"
+            self._enter("running")
 
     def schema_error(self, exc: BaseException) -> StopConsuming:
         """A schema error: stop now. Returns the exception to raise."""
@@ -160,6 +168,7 @@ class FailurePolicy:
         if not failed:
             return
         self.internal_errors += len(failed)
+        metrics.internal_error(self.worker, len(failed))
         if len(failed) == batch_size >= self.whole_batch_min:
             raise self._stop(f"every message of a batch of {batch_size} failed", failed[0])
         now = self.clock()
@@ -174,7 +183,7 @@ class FailurePolicy:
             )
 
     def _stop(self, reason: str, exc: BaseException) -> StopConsuming:
-        self.state = "stopped"
+        self._enter("stopped")
         self.stop_reason = reason
         # The one line on-call looks for (docs/OPERATIONS.md): the worker stops, offsets stay.
         log.critical(

@@ -9,6 +9,7 @@ another charge under a version number already taken is dead-lettered (versions.p
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import orjson
@@ -18,7 +19,8 @@ from contracts import Charge, RuleResult
 from contracts.reprocess import REPLAYED_BY_REQUEST
 from contracts.topics import CHARGE_FAILURES, CLAIMS
 from workers.common.deadletter import dead_letter
-from workers.common.messages import Incoming, Outgoing
+from workers.common.messages import Incoming, Outgoing, Received
+from workers.common.tracing import carried
 from workers.formatter import failure_rows, storage
 from workers.formatter.history import History, rule_history
 from workers.formatter.rules import RuleBook, RuleContext, evaluate, is_held
@@ -42,6 +44,8 @@ class FormatterHandler:
         self.clock = clock
         self.claims_topic = f"{prefix}{CLAIMS}"
         self.failures_topic = f"{prefix}{CHARGE_FAILURES}"
+        #: Failing rule results by code, for the metrics (workers.common.metrics reads it).
+        self.rule_failures: Counter[str] = Counter()
 
     def evaluate(self, charge: Charge, history: History, today: dt.date) -> list[RuleResult]:
         return evaluate(charge, RuleContext(today=today, book=self.book, history=rule_history(history)))
@@ -65,7 +69,7 @@ class FormatterHandler:
         # Only a version handled before is compared with what was stored (versions.py).
         stored = storage.stored_charges(conn, done.keys())
         out: list[Outgoing] = []
-        replay_claims: list[str] = []
+        replay_claims: dict[str, Received] = {}  # claim id -> the charge asking for it again
         fresh: list[Charge] = []
         received: dict[tuple[str, int], bytes] = {}
         first: dict[tuple[str, int], Incoming[Charge]] = {}
@@ -87,9 +91,9 @@ class FormatterHandler:
                     out.append(self._refuse(item, conflict_reason(*key), refused))
                     continue
                 row = done[key]
-                out.extend(self._stored(row["answers"]))
+                out.extend(self._stored(row["answers"], item.source))
                 if row["claim_id"]:
-                    replay_claims.append(row["claim_id"])
+                    replay_claims.setdefault(row["claim_id"], item.source)
             elif latest.get(key[0], 0) > key[1]:
                 out.append(
                     self._refuse(
@@ -105,10 +109,14 @@ class FormatterHandler:
                     received[key] = item.source.value
         if refused:
             failure_rows.reopen_refused(conn, refused, now)
-        claims = storage.claim_json(conn, replay_claims)
-        out[:0] = [Outgoing(self.claims_topic, cid.encode(), raw) for cid, raw in claims.items()]
+        claims = storage.claim_json(conn, list(replay_claims))
+        out[:0] = [
+            Outgoing(self.claims_topic, cid.encode(), raw, carried(replay_claims[cid]))
+            for cid, raw in claims.items()
+        ]
         if fresh:
-            out.extend(self._run(conn, fresh, now, received, held))
+            sources = {key: item.source for key, item in first.items()}
+            out.extend(self._run(conn, fresh, now, received, held, sources))
         return out
 
     def _refuse(self, item: Incoming[Charge], reason: str, refused: dict[str, tuple[int, str]]) -> Outgoing:
@@ -123,6 +131,7 @@ class FormatterHandler:
         now: dt.datetime,
         received: dict[tuple[str, int], bytes],
         held: set[tuple[str, int]],
+        sources: dict[tuple[str, int], Received],
     ) -> list[Outgoing]:
         run_number = storage.next_run(conn, now)
         history = storage.load_history(conn, charges)
@@ -136,27 +145,43 @@ class FormatterHandler:
             evaluate=self._evaluator(history, now.date()),
             is_held=is_held,
         )
-        answers, claims_json, out = self._answers(result)
+        answers, claims_json, out = self._answers(result, sources)
         storage.save_run(conn, result, answers, now, received, claims_json, held=held, failure_ids=states)
         storage.close_run(conn, run_number, result, now)
         return out
 
     def _answers(
-        self, result: RunResult
+        self, result: RunResult, sources: dict[tuple[str, int], Received]
     ) -> tuple[dict[tuple[str, int], list[tuple[str, str, str]]], dict[str, str], list[Outgoing]]:
         # Each claim is serialised once: the published bytes are also its stored claim_json.
         claims_json = {c.claim_id: c.model_dump_json() for c in result.claims}
         topic = self.claims_topic
-        out = [Outgoing(topic, claim_id.encode(), text.encode()) for claim_id, text in claims_json.items()]
+        # A claim of several charges carries the trace of its first line's charge.
+        out = [
+            Outgoing(
+                topic,
+                c.claim_id.encode(),
+                claims_json[c.claim_id].encode(),
+                carried(sources.get((c.lines[0].charge_id, c.lines[0].charge_version))),
+            )
+            for c in result.claims
+        ]
         stored: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
+        failed: Counter[str] = Counter()
         for key, outcome in result.outcomes.items():
             message = outcome.failure or outcome.resolved
             if message is None:
                 continue
-            answer = Outgoing.of(self.failures_topic, key[0], message)
+            if outcome.failure is not None:
+                failed.update(reason.code for reason in outcome.failure.reasons)
+            answer = Outgoing.of(self.failures_topic, key[0], message, carried(sources.get(key)))
             out.append(answer)
             stored[key] = [(answer.topic, key[0], answer.value.decode())]
+        # Counted when decided: a transaction retried after a database outage counts again.
+        self.rule_failures.update(failed)
         return stored, claims_json, out
 
-    def _stored(self, answers: str) -> list[Outgoing]:
-        return [Outgoing(topic, key.encode(), value.encode()) for topic, key, value in orjson.loads(answers)]
+    def _stored(self, answers: str, source: Received) -> list[Outgoing]:
+        trace = carried(source)
+        stored = orjson.loads(answers)
+        return [Outgoing(topic, key.encode(), value.encode(), trace) for topic, key, value in stored]

@@ -22,6 +22,7 @@ from contracts.claim import Claim
 from contracts.posting import Posting
 from contracts.topics import POSTING_RESULTS
 from workers.common.messages import Incoming, Outgoing
+from workers.common.tracing import carried
 from workers.posting import storage
 from workers.posting.answers import answer_json, timestamp
 from workers.posting.bill import Bill
@@ -77,13 +78,14 @@ class PostingHandler:
         answers: dict[str, bytes] = {}
         answered_bills: dict[str, str] = {}
         out: list[Outgoing] = []
-        for posting in postings:
+        for item in batch:
+            posting = item.message
             raw = earlier.get(posting.posting_id) or answers.get(posting.posting_id)
             if raw is None:
                 raw = self._apply(posting, bills, changed, lines, at)
                 answers[posting.posting_id] = raw
                 answered_bills[posting.posting_id] = posting.bill_id
-            out.append(Outgoing(self.results_topic, posting.bill_id.encode(), raw))
+            out.append(Outgoing(self.results_topic, posting.bill_id.encode(), raw, carried(item.source)))
         storage.save_bills(conn, changed.values(), now, stored=loaded)
         storage.append_ledger(conn, lines)
         storage.record_answers(conn, answers, answered_bills)

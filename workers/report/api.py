@@ -18,12 +18,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Engine
 
 from claimflow.db import make_engine
 from claimflow.settings import Settings
 from contracts.reprocess import ReprocessRequest
 from contracts.topics import REPROCESS_REQUESTS
+from workers.common import tracing
 from workers.formatter.rules import RULES
 from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
@@ -45,6 +47,7 @@ from workers.report.models import (
     SearchPage,
     SearchQuery,
 )
+from workers.report.observe import instrument
 from workers.report.publish import KafkaPublisher, MessageTooLarge, Publisher, PublishError
 
 log = logging.getLogger("claimflow.report")
@@ -172,6 +175,9 @@ def create_app(
         ]
         return JSONResponse(jsonable_encoder({"detail": errors}), status.HTTP_422_UNPROCESSABLE_CONTENT)
 
+    instrument(app, db)
+    tracing.configure(settings, "report")
+
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
         with db.connect() as conn:
@@ -259,7 +265,7 @@ def create_app(
             503: {"description": "The broker did not take the request; nothing was published."},
         },
     )
-    async def reprocess(who: Who, body: ReprocessBody) -> ReprocessAccepted:
+    async def reprocess(who: Who, body: ReprocessBody, request: Request) -> ReprocessAccepted:
         """Publishes ONE ReprocessRequest for the selected charges that are open failures in
         the company; the answer says which those are and why the others are skipped. The
         reprocess worker replays them as new charge versions. Corrections are checked as the
@@ -280,8 +286,14 @@ def create_app(
             actions.InvalidRequest,
         ) as exc:
             raise refused(exc) from None
+        # The request carries the caller's trace context (a `traceparent` header) to the
+        # reprocess worker, and from there to the replayed charges.
+        parent = tracing.extract_http(request.headers)
         try:
-            await publish(req)
+            with tracing.tracer.start_as_current_span(
+                f"send {settings.topic(REPROCESS_REQUESTS)}", context=parent, kind=SpanKind.PRODUCER
+            ):
+                await publish(req)
         except MessageTooLarge as exc:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
         except PublishError as exc:

@@ -24,6 +24,7 @@ from contracts.codec import encode
 from contracts.posting import Posting
 from contracts.reprocess import ReprocessRequest
 from contracts.topics import POSTINGS, REPROCESS_REQUESTS
+from workers.common.tracing import inject
 
 Message = ReprocessRequest | Posting
 
@@ -78,7 +79,9 @@ class KafkaPublisher:
             raise PublishError(problem or f"cannot reach the broker: {type(exc).__name__}") from exc
         try:
             data = encode(message)
-            await producer.send_and_wait(self.settings.topic(topic), data, key=key)
+            # The current trace context (the report's span for this request), if any.
+            headers = list(inject()) or None
+            await producer.send_and_wait(self.settings.topic(topic), data, key=key, headers=headers)
         except MessageSizeTooLargeError as exc:
             raise MessageTooLarge(
                 f"the message is {len(data)} bytes, more than the broker takes; "

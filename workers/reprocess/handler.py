@@ -20,6 +20,7 @@ from contracts import ReplayedCharge, ReprocessRequest, ReprocessResult, Skipped
 from contracts.reprocess import REPLAYED_BY_REQUEST
 from contracts.topics import CHARGES, REPROCESS_RESULTS
 from workers.common.messages import Incoming, Outgoing
+from workers.common.tracing import Headers, carried
 from workers.reprocess import storage
 from workers.reprocess.ownership import wanted as wanted_ids
 from workers.reprocess.selection import Candidate, Replay, Skip, moved_references, refuse_foreign, select
@@ -80,11 +81,12 @@ class ReprocessHandler:
             storage.save_requests(conn, new_rows, new_items)
         out: list[Outgoing] = []
         answered: set[str] = set()
-        for request in requests:
+        for item in batch:
+            request = item.message
             if request.request_id in answered:
                 continue  # the same request twice in one batch: one answer
             answered.add(request.request_id)
-            out.extend(self._answers(request.request_id, stored[request.request_id]))
+            out.extend(self._answers(request.request_id, stored[request.request_id], carried(item.source)))
         return out
 
     def _candidates(
@@ -144,13 +146,12 @@ class ReprocessHandler:
             "replayed_json": orjson.dumps([list(pair) for pair in answer.replayed]).decode(),
         }
 
-    def _answers(self, request_id: str, stored: storage.StoredRequest) -> list[Outgoing]:
+    def _answers(self, request_id: str, stored: storage.StoredRequest, trace: Headers) -> list[Outgoing]:
         # The replayed charges go first: a reader of the result may look for their outcome.
         # The header says the version is a replay (the formatter reopens the failure if it
-        # refuses it); the bytes are exactly what was stored.
-        mark = ((REPLAYED_BY_REQUEST, request_id.encode()),)
-        out = [
-            Outgoing(self.charges_topic, key.encode(), value.encode(), mark) for key, value in stored.replayed
-        ]
-        out.append(Outgoing(self.results_topic, request_id.encode(), stored.result_json.encode()))
+        # refuses it); the trace context goes along; the bytes are exactly what was stored.
+        mark = ((REPLAYED_BY_REQUEST, request_id.encode()), *trace)
+        topic = self.charges_topic
+        out = [Outgoing(topic, key.encode(), value.encode(), mark) for key, value in stored.replayed]
+        out.append(Outgoing(self.results_topic, request_id.encode(), stored.result_json.encode(), trace))
         return out
