@@ -314,7 +314,7 @@ def test_fuzz_mutated_messages(name: str, data: st.DataObject, replacement: Any,
 def test_a_charge_stored_before_the_837_fields_still_decodes() -> None:
     """A message of the shape published before the 837P fields decodes, with their defaults."""
     raw = (Path(__file__).parent.parent / "data" / "charge_before_837_fields.json").read_bytes()
-    charge = decode(raw)
+    charge = decode(raw, Charge)
     assert isinstance(charge, Charge)
     assert charge.billing_provider.address is None and charge.billing_provider.taxonomy is None
     primary = charge.payers[0]
