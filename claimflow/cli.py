@@ -18,6 +18,7 @@ WORKERS = {
     "formatter": "workers.formatter.agent",
     "posting": "workers.posting.agent",
     "reprocess": "workers.reprocess.agent",
+    "clearinghouse": "workers.clearinghouse.agent",
 }
 
 

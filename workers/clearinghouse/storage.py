@@ -1,0 +1,162 @@
+"""Reading and writing the clearinghouse tables, and the outbox folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, insert, select, update
+
+from contracts.claim import Claim
+from contracts.codec import decode, encode
+from workers.clearinghouse.tables import x12_acks, x12_claims, x12_counters, x12_interchanges
+from workers.clearinghouse.x12_837 import ControlNumbers
+
+
+def allocate(conn: Connection, sender_id: str, transactions: int) -> ControlNumbers:
+    """The next ISA13, GS06 and a run of ST02s for one interchange; persisted in the transaction.
+
+    The row is read FOR UPDATE (PostgreSQL), so two instances never take the same numbers;
+    numbers rolled back with a failed batch are taken again by its retry.
+    """
+    row = conn.execute(
+        select(x12_counters.c.interchange, x12_counters.c.grp, x12_counters.c.txn)
+        .where(x12_counters.c.sender_id == sender_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        last = (0, 0, 0)
+        conn.execute(insert(x12_counters).values(sender_id=sender_id, interchange=0, grp=0, txn=0))
+    else:
+        last = (int(row.interchange), int(row.grp), int(row.txn))
+    numbers = ControlNumbers(interchange=last[0] + 1, group=last[1] + 1, first_transaction=last[2] + 1)
+    conn.execute(
+        update(x12_counters)
+        .where(x12_counters.c.sender_id == sender_id)
+        .values(interchange=numbers.interchange, grp=numbers.group, txn=last[2] + transactions)
+    )
+    return numbers
+
+
+def known_claims(conn: Connection, claim_ids: Iterable[str]) -> set[str]:
+    ids = list(set(claim_ids))
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(conn.scalars(select(x12_claims.c.claim_id).where(x12_claims.c.claim_id.in_(chunk))))
+    return found
+
+
+def payer_claim_numbers(conn: Connection, bill_ids: Iterable[str]) -> dict[str, str]:
+    """The payer's claim control number last acknowledged for each bill (277CA REF*1K)."""
+    ids = list(set(bill_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(x12_claims.c.bill_id, x12_claims.c.payer_claim_number, x12_claims.c.updated_at)
+        .where(x12_claims.c.bill_id.in_(ids), x12_claims.c.payer_claim_number.is_not(None))
+        .order_by(x12_claims.c.updated_at)
+    )
+    return {row.bill_id: row.payer_claim_number for row in rows}
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    claim: Claim
+    status: str
+    detail: str = ""
+    interchange_id: str | None = None
+    transaction_number: str | None = None
+
+
+def record_claims(conn: Connection, rows: list[ClaimRow], now: dt.datetime) -> None:
+    if not rows:
+        return
+    conn.execute(
+        insert(x12_claims),
+        [
+            {
+                "claim_id": r.claim.claim_id,
+                "bill_id": r.claim.bill_id,
+                "company_id": r.claim.company_id,
+                "run_number": r.claim.run_number,
+                "frequency": r.claim.frequency,
+                "interchange_id": r.interchange_id,
+                "transaction_number": r.transaction_number,
+                "status": r.status,
+                "status_detail": r.detail,
+                "payer_claim_number": None,
+                "claim_json": encode(r.claim).decode(),
+                "updated_at": now,
+            }
+            for r in rows
+        ],
+    )
+
+
+def record_interchange(
+    conn: Connection,
+    *,
+    sender_id: str,
+    numbers: ControlNumbers,
+    receiver: str,
+    file_name: str,
+    claim_count: int,
+    text: str,
+    now: dt.datetime,
+) -> str:
+    interchange_id = f"{sender_id}:{numbers.interchange:09d}"
+    conn.execute(
+        insert(x12_interchanges).values(
+            interchange_id=interchange_id,
+            sender_id=sender_id,
+            control_number=numbers.interchange,
+            group_number=numbers.group,
+            receiver=receiver,
+            file_name=file_name,
+            claim_count=claim_count,
+            text=text,
+            created_at=now,
+            ack_status="pending",
+        )
+    )
+    return interchange_id
+
+
+def stored_claims(conn: Connection, *, run: int | None = None, claim_id: str | None = None) -> list[Claim]:
+    query = select(x12_claims.c.claim_json).order_by(x12_claims.c.claim_id)
+    if run is not None:
+        query = query.where(x12_claims.c.run_number == run)
+    if claim_id is not None:
+        query = query.where(x12_claims.c.claim_id == claim_id)
+    return [decode(raw.encode(), Claim) for raw in conn.scalars(query)]
+
+
+def write_atomically(folder: Path, name: str, text: str) -> Path:
+    """Write `name` in `folder` so that a reader sees the whole file or none of it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    # The temp file starts with a dot: an uploader that skips dot files never picks it up.
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def ack_seen(conn: Connection, ack_id: str) -> bool:
+    return conn.execute(select(x12_acks.c.ack_id).where(x12_acks.c.ack_id == ack_id)).first() is not None
+
+
+def record_ack(conn: Connection, ack_id: str, kind: str, claims: int, now: dt.datetime) -> None:
+    conn.execute(insert(x12_acks).values(ack_id=ack_id, kind=kind, claims=claims, imported_at=now))
