@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from contracts.claim import Claim
 from contracts.codec import decode, encode
+from contracts.posting import Posting
 from workers.clearinghouse.tables import x12_acks, x12_claims, x12_counters, x12_interchanges
 from workers.clearinghouse.x12_837 import ControlNumbers
 
@@ -154,9 +156,73 @@ def write_atomically(folder: Path, name: str, text: str) -> Path:
     return target
 
 
-def ack_seen(conn: Connection, ack_id: str) -> bool:
-    return conn.execute(select(x12_acks.c.ack_id).where(x12_acks.c.ack_id == ack_id)).first() is not None
+def ack_postings(conn: Connection, ack_id: str) -> list[Posting] | None:
+    """The postings an acknowledgment made when it was imported, or None if it never was."""
+    raw = conn.scalar(select(x12_acks.c.postings_json).where(x12_acks.c.ack_id == ack_id))
+    if raw is None:
+        return None
+    return [decode(item.encode(), Posting) for item in json.loads(raw)]
 
 
-def record_ack(conn: Connection, ack_id: str, kind: str, claims: int, now: dt.datetime) -> None:
-    conn.execute(insert(x12_acks).values(ack_id=ack_id, kind=kind, claims=claims, imported_at=now))
+def record_ack(
+    conn: Connection, ack_id: str, kind: str, claims: int, postings: list[Posting], now: dt.datetime
+) -> None:
+    encoded = json.dumps([encode(p).decode() for p in postings])
+    conn.execute(
+        insert(x12_acks).values(
+            ack_id=ack_id, kind=kind, claims=claims, postings_json=encoded, imported_at=now
+        )
+    )
+
+
+def find_interchange(conn: Connection, sender_id: str, group_number: int) -> str | None:
+    return conn.scalar(
+        select(x12_interchanges.c.interchange_id).where(
+            x12_interchanges.c.sender_id == sender_id, x12_interchanges.c.group_number == group_number
+        )
+    )
+
+
+def set_interchange_ack(conn: Connection, interchange_id: str, status: str) -> None:
+    conn.execute(
+        update(x12_interchanges)
+        .where(x12_interchanges.c.interchange_id == interchange_id)
+        .values(ack_status=status)
+    )
+
+
+@dataclass(frozen=True)
+class SentClaim:
+    claim_id: str
+    bill_id: str
+    status: str
+    transaction_number: str | None
+
+
+def sent_claims(
+    conn: Connection, *, interchange_id: str | None = None, claim_ids: Iterable[str] = ()
+) -> dict[str, SentClaim]:
+    """Claims by claim id, or by ST02 when read for an interchange."""
+    c = x12_claims.c
+    query = select(c.claim_id, c.bill_id, c.status, c.transaction_number)
+    if interchange_id is not None:
+        rows = conn.execute(query.where(c.interchange_id == interchange_id))
+        return {r.transaction_number: SentClaim(*r) for r in rows}
+    ids = list(set(claim_ids))
+    if not ids:
+        return {}
+    return {r.claim_id: SentClaim(*r) for r in conn.execute(query.where(c.claim_id.in_(ids)))}
+
+
+def set_claim_status(
+    conn: Connection,
+    claim_id: str,
+    status: str,
+    detail: str,
+    now: dt.datetime,
+    payer_claim_number: str | None = None,
+) -> None:
+    values: dict[str, object] = {"status": status, "status_detail": detail, "updated_at": now}
+    if payer_claim_number:
+        values["payer_claim_number"] = payer_claim_number[:50]
+    conn.execute(update(x12_claims).where(x12_claims.c.claim_id == claim_id).values(**values))

@@ -66,5 +66,8 @@ x12_acks = Table(
     Column("ack_id", String(_ID), primary_key=True),  # kind:sender:ISA13
     Column("kind", String(8), nullable=False),  # 999 or 277CA
     Column("claims", Integer, nullable=False),
+    # The Rejection postings it made (a JSON list of encoded Postings), published again
+    # when the same file is imported again, in case the first publish did not finish.
+    Column("postings_json", Text, nullable=False),
     Column("imported_at", DateTime(timezone=True), nullable=False),
 )

@@ -22,6 +22,7 @@ def upgrade() -> None:
     sa.Column('ack_id', sa.String(length=64), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('claims', sa.Integer(), nullable=False),
+    sa.Column('postings_json', sa.Text(), nullable=False),
     sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('ack_id', name=op.f('pk_x12_acks'))
     )
