@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # each payer's route, as data; default the one shipped in workers/clearinghouse/).
     x12_outbox: Path | None = None
     x12_routing: Path | None = None
+    # The folder the worker watches for 999 and 277CA files (default <home>/x12/inbox);
+    # each is imported once and moved to its done/ subfolder.
+    x12_inbox: Path | None = None
 
     # Reporting.
     report_host: str = "127.0.0.1"

@@ -12,11 +12,21 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert, select, update
 
+from claimflow.settings import Settings
 from contracts.claim import Claim
 from contracts.codec import decode, encode
 from contracts.posting import Posting
 from workers.clearinghouse.tables import x12_acks, x12_claims, x12_counters, x12_interchanges
 from workers.clearinghouse.x12_837 import ControlNumbers
+
+
+def outbox_path(settings: Settings) -> Path:
+    return settings.x12_outbox or settings.home / "x12" / "outbox"
+
+
+def inbox_path(settings: Settings) -> Path:
+    """Where the worker picks up 999 and 277CA files (an SFTP downloader drops them here)."""
+    return settings.x12_inbox or settings.home / "x12" / "inbox"
 
 
 def allocate(conn: Connection, sender_id: str, transactions: int) -> ControlNumbers:
