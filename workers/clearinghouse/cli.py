@@ -219,6 +219,31 @@ def list_command(
 
 
 @app.command()
+def bill(
+    bill_id: Annotated[str, typer.Argument(help="The bill id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A bill's claims: each one's 837P file, its status and the acknowledgments' words."""
+    found = _db(lambda conn: storage.bill_claims(conn, bill_id))
+    if as_json:
+        typer.echo(orjson.dumps(found).decode())
+        return
+    if not found:
+        console.print(f"No 837P claim for bill {escape(bill_id)}.")
+        raise typer.Exit(1)
+    table = Table("claim", "kind", "file", "status", "detail")
+    for row in found:
+        table.add_row(
+            str(row["claim_id"]),
+            str(row["frequency"]),
+            escape(str(row["file_name"] or "-")),
+            str(row["status"]),
+            escape(str(row["status_detail"])),
+        )
+    console.print(table)
+
+
+@app.command()
 def resend(interchange_id: Annotated[str, typer.Argument(help="As `claimflow x12 list` shows it.")]) -> None:
     """Write a recorded interchange to the outbox again, byte for byte (same control numbers)."""
 

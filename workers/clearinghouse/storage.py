@@ -236,3 +236,26 @@ def set_claim_status(
     if payer_claim_number:
         values["payer_claim_number"] = payer_claim_number[:50]
     conn.execute(update(x12_claims).where(x12_claims.c.claim_id == claim_id).values(**values))
+
+
+def bill_claims(conn: Connection, bill_id: str) -> list[dict[str, object]]:
+    """A bill's claims, oldest first, with where each went and what came back (for a bill page)."""
+    c, i = x12_claims.c, x12_interchanges.c
+    rows = conn.execute(
+        select(
+            c.claim_id,
+            c.frequency,
+            c.status,
+            c.status_detail,
+            c.payer_claim_number,
+            c.transaction_number,
+            c.updated_at,
+            i.file_name,
+            i.receiver,
+            i.ack_status,
+        )
+        .select_from(x12_claims.outerjoin(x12_interchanges, c.interchange_id == i.interchange_id))
+        .where(c.bill_id == bill_id)
+        .order_by(c.run_number, c.claim_id)
+    )
+    return [{str(k): v for k, v in row._mapping.items()} for row in rows]

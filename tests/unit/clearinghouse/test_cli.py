@@ -73,6 +73,11 @@ def test_list_export_resend_and_import(published: list[Posting], tmp_path: Path)
     again = runner.invoke(cli.app, ["import-ack", str(ack)])
     assert "imported before" in again.output and len(published) == 2 and published[0] == published[1]
 
+    shown = runner.invoke(cli.app, ["bill", "CLM-4-1", "--json"])
+    [row] = orjson.loads(shown.output)
+    assert row["status"] == "rejected" and "invalid date" in row["status_detail"]
+    assert runner.invoke(cli.app, ["bill", "nope"]).exit_code == 1
+
     bad = tmp_path / "bad.x12"
     bad.write_text("not x12")
     refused = runner.invoke(cli.app, ["import-ack", str(bad)])
