@@ -107,3 +107,37 @@ def test_amounts_drop_trailing_zeros(value: str, text: str) -> None:
 def test_a_therapists_name_splits_into_last_and_first() -> None:
     assert person_name("Pat O'Neil, PT, DPT") == ("O'NEIL", "PAT")
     assert person_name("Ng") == ("NG", "")
+
+
+def test_a_claim_at_the_limits_validates() -> None:
+    """12 diagnoses, 8 lines of 4 modifiers and 4 pointers, two secondary payers, a replacement."""
+    from decimal import Decimal
+
+    from tests.unit.clearinghouse.claims import MEDICARE, SELF_PAY, SUPPLEMENT
+
+    diagnoses = [f"M{n:02d}.{n}" for n in range(10, 22)]
+    lines = [
+        {
+            "line_number": n,
+            "charge_id": f"chg-{n:012d}",
+            "charge_version": 2,
+            "procedure_code": "97110",
+            "modifiers": ["GP", "59", "KX", "XE"],
+            "units": 4,
+            "amount": Decimal("180.00"),
+            "diagnosis_pointers": [n, n + 1, n + 2, n + 3],
+            "place_of_service": "11" if n % 2 else "22",
+        }
+        for n in range(1, 9)
+    ]
+    medicaid = {**SUPPLEMENT, "payer_id": "mcd", "payer_type": "medicaid", "electronic_id": "SMPMD4"}
+    big = claim(
+        frequency="replacement",
+        payers=[MEDICARE, SUPPLEMENT, medicaid, SELF_PAY],
+        diagnoses=diagnoses,
+        lines=lines,
+        total_amount=Decimal("1440.00"),
+    )
+    text = interchange([OutgoingClaim(big, "PCN1")], ENVELOPE, NUMBERS, CREATED)
+    assert text.count("*ABF:") == 11 and text.count("LX*") == 8 and "SBR*T*18" in text
+    assert_accepted(text)
