@@ -46,7 +46,9 @@ log = get_logger("claimflow.clearinghouse")
 def build(settings: Settings) -> faust.App:
     app = make_app("clearinghouse", settings)
     engine = make_engine(settings.database_url)
-    handler = ClaimsHandler(load_routing(settings.x12_routing), outbox_path(settings))
+    handler = ClaimsHandler(
+        load_routing(settings.x12_routing), outbox_path(settings), prefix=settings.topic_prefix
+    )
     publish = publisher(app)
     runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix)
     consumer = serve_batches(app, settings, {settings.topic(CLAIMS): runner}, max_batch=MAX_BATCH)

@@ -4,7 +4,8 @@ A batch is the batch window: its new claims are grouped by receiver (the routing
 route for the primary payer) and each group becomes one interchange, with control numbers
 allocated and recorded in the batch's one transaction. Every claim gets exactly one row: in
 an interchange, or not sent with the reason (a self-pay claim goes to the patient, not a
-clearinghouse). A claim delivered again finds its row and adds nothing.
+clearinghouse), or rejected when it lacks what an 837P needs (a Rejection posting on its
+bill is the batch's answer). A claim delivered again finds its row and adds nothing.
 
 The file is written (temp file, then rename) before the transaction commits. Should the
 commit fail, the batch's retry allocates the same control numbers again (they rolled back)
@@ -22,10 +23,14 @@ from sqlalchemy import Connection
 
 from claimflow.logs import get_logger
 from contracts.claim import Claim
+from contracts.codec import encode
+from contracts.posting import Posting
+from contracts.topics import POSTINGS
 from workers.clearinghouse import storage
+from workers.clearinghouse.acks import REJECTION_CODE, posting_id
 from workers.clearinghouse.routing import Routing
 from workers.clearinghouse.storage import ClaimRow
-from workers.clearinghouse.x12_837 import OutgoingClaim, interchange, sendable, transaction_number
+from workers.clearinghouse.x12_837 import OutgoingClaim, interchange, missing, sendable, transaction_number
 from workers.common.messages import Incoming, Outgoing
 
 Clock = Callable[[], dt.datetime]
@@ -44,10 +49,11 @@ class ClaimsHandler:
     name = "clearinghouse"
     models: tuple[type[Claim], ...] = (Claim,)
 
-    def __init__(self, routing: Routing, outbox: Path, *, clock: Clock = utcnow) -> None:
+    def __init__(self, routing: Routing, outbox: Path, *, prefix: str = "", clock: Clock = utcnow) -> None:
         self.routing = routing
         self.outbox = outbox
         self.clock = clock
+        self.postings_topic = f"{prefix}{POSTINGS}"
 
     def handle(self, conn: Connection, batch: Sequence[Incoming[Claim]]) -> list[Outgoing]:
         unique: dict[str, Claim] = {}
@@ -55,16 +61,44 @@ class ClaimsHandler:
             unique.setdefault(item.message.claim_id, item.message)
         known = storage.known_claims(conn, unique)
         fresh = [claim for claim_id, claim in unique.items() if claim_id not in known]
-        if not fresh:
-            return []
-        send_claims(conn, fresh, self.routing, self.outbox, self.clock())
-        return []
+        rejections: list[Posting] = []
+        now = self.clock()
+        if known:
+            # Delivered again, perhaps because the answers were lost in a crash after the
+            # commit: a claim rejected for a missing field is answered again (same posting_id).
+            for claim_id in storage.rejected_unsent(conn, known):
+                rejections.append(rejection(unique[claim_id], missing(unique[claim_id]), now))
+        if fresh:
+            send_claims(conn, fresh, self.routing, self.outbox, now, rejections)
+        return [Outgoing(self.postings_topic, p.bill_id.encode(), encode(p)) for p in rejections]
+
+
+def rejection(claim: Claim, gaps: list[str], now: dt.datetime) -> Posting:
+    words = f"Not sent: an 837P needs {', '.join(gaps)}; fix the charge and send the correction"
+    return Posting(
+        posting_id=posting_id(f"837:{claim.claim_id}", claim.claim_id),
+        bill_id=claim.bill_id,
+        code=REJECTION_CODE,
+        posted_at=now,
+        posted_by="clearinghouse",
+        note=words[:500],
+    )
 
 
 def send_claims(
-    conn: Connection, claims: Sequence[Claim], routing: Routing, outbox: Path, now: dt.datetime
+    conn: Connection,
+    claims: Sequence[Claim],
+    routing: Routing,
+    outbox: Path,
+    now: dt.datetime,
+    rejections: list[Posting] | None = None,
 ) -> list[Path]:
-    """Record each claim once and write an interchange per receiver; the files written."""
+    """Record each claim once and write an interchange per receiver; the files written.
+
+    A claim an 837P cannot carry for want of a field never reaches the clearinghouse: it is
+    recorded rejected and a Rejection posting for its bill goes to `rejections`, so the
+    biller sees what to fix and the corrected charge goes out as a replacement.
+    """
     replaced = storage.payer_claim_numbers(conn, (c.bill_id for c in claims if c.frequency == "replacement"))
     rows: list[ClaimRow] = []
     routes: dict[str, list[OutgoingClaim]] = {}
@@ -72,6 +106,13 @@ def send_claims(
         why_not = sendable(claim)
         if why_not is not None:
             rows.append(ClaimRow(claim, "not_sent", why_not))
+            continue
+        gaps = missing(claim)
+        if gaps:
+            posting = rejection(claim, gaps, now)
+            rows.append(ClaimRow(claim, "rejected", posting.note))
+            if rejections is not None:
+                rejections.append(posting)
             continue
         reference = replaced.get(claim.bill_id) if claim.frequency == "replacement" else None
         routes.setdefault(routing.receiver_for(claim), []).append(OutgoingClaim(claim, reference))

@@ -63,6 +63,17 @@ def known_claims(conn: Connection, claim_ids: Iterable[str]) -> set[str]:
     return found
 
 
+def rejected_unsent(conn: Connection, claim_ids: Iterable[str]) -> list[str]:
+    """Of these claims, those rejected without being sent (a field an 837P needs was missing)."""
+    c = x12_claims.c
+    ids = list(set(claim_ids))
+    return list(
+        conn.scalars(
+            select(c.claim_id).where(c.claim_id.in_(ids), c.status == "rejected", c.interchange_id.is_(None))
+        )
+    )
+
+
 def payer_claim_numbers(conn: Connection, bill_ids: Iterable[str]) -> dict[str, str]:
     """The payer's claim control number last acknowledged for each bill (277CA REF*1K)."""
     ids = list(set(bill_ids))

@@ -72,7 +72,7 @@ class OutgoingClaim:
 
 
 class UnsendableClaim(ValueError):
-    """A claim an 837P cannot carry (no insurance payer, an id too long)."""
+    """A claim an 837P cannot carry (no insurance payer, an id too long, a field missing)."""
 
 
 def sendable(claim: Claim) -> str | None:
@@ -81,9 +81,44 @@ def sendable(claim: Claim) -> str | None:
         return "self-pay: the patient is billed directly, not through a clearinghouse"
     if len(claim.claim_id) > MAX_CLAIM_ID:
         return f"claim id longer than {MAX_CLAIM_ID} characters"
-    if not claim.payers[0].electronic_id:
-        return "the primary payer has no electronic payer id"
     return None
+
+
+def missing(claim: Claim) -> list[str]:
+    """What a valid 837P needs and the claim lacks (the formatter's REQUIRED_FIELD checks the
+    same on charges; a claim made before it did, or by hand, may still lack them)."""
+    out: list[str] = []
+    billing = claim.billing_provider
+    if not billing.name.strip():
+        out.append("billing_provider.name")
+    if not billing.tax_id:
+        out.append("billing_provider.tax_id")
+    out += _address_gaps("billing_provider.address", billing.address)
+    primary = claim.payers[0]
+    if not primary.electronic_id:
+        out.append("payers[0].electronic_id")
+    if not primary.member_id:
+        out.append("payers[0].member_id")
+    patient = claim.patient
+    if primary.relationship != "self":
+        holder = primary.subscriber
+        if holder is None or not holder.last_name.strip():
+            out.append("payers[0].subscriber.last_name")
+    for path, value in (("patient.birth_date", patient.birth_date), ("patient.sex", patient.sex)):
+        if value is None:
+            out.append(path)
+    out += _address_gaps("patient.address", patient.address)
+    rendering = claim.rendering_provider
+    if rendering.npi and rendering.npi != billing.npi and not rendering.name.strip():
+        out.append("rendering_provider.name")
+    return out
+
+
+def _address_gaps(path: str, address: Address | None) -> list[str]:
+    if address is None:
+        return [path]
+    parts = ("line1", "city", "state", "postal_code")
+    return [f"{path}.{part}" for part in parts if not getattr(address, part).strip()]
 
 
 def transaction_number(numbers: ControlNumbers, index: int) -> str:
@@ -142,6 +177,9 @@ def transaction(outgoing: OutgoingClaim, envelope: Envelope, st02: str, created:
     why_not = sendable(claim)
     if why_not is not None:
         raise UnsendableClaim(f"claim {claim.claim_id}: {why_not}")
+    gaps = missing(claim)
+    if gaps:
+        raise UnsendableClaim(f"claim {claim.claim_id}: an 837P needs {', '.join(gaps)}")
     primary = claim.payers[0]
     patient_is_subscriber = primary.relationship == "self"
     body = [

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from claimflow.db import create_all, make_engine, unit_of_work
 from contracts import Claim
-from contracts.codec import encode
+from contracts.codec import decode, encode
+from contracts.posting import Posting
 from tests.unit.clearinghouse.claims import CREATED, SELF_PAY, claim, dependent_replacement
 from tests.unit.clearinghouse.validator import validate
 from workers.clearinghouse.handler import ClaimsHandler
@@ -67,3 +68,38 @@ def test_a_batch_becomes_one_interchange_per_receiver_and_each_claim_one_row(
         counters = conn.execute(select(x12_counters)).one()
         assert (counters.interchange, counters.grp, counters.txn) == (3, 3, 3)
     assert not [p for p in outbox.iterdir() if p.name.startswith(".")]
+
+
+def test_a_claim_lacking_what_an_837p_needs_is_rejected_to_its_bill(db_url: str, tmp_path: Path) -> None:
+    """A claim of the shape made before the 837P fields: never sent, a Rejection posting instead."""
+    engine = make_engine(db_url)
+    create_all(engine)
+    handler = ClaimsHandler(ROUTING, tmp_path / "outbox", prefix="t.", clock=lambda: CREATED)
+    old = claim(
+        claim_id="CLM-2-1",
+        bill_id="CLM-2-1",
+        billing_provider={"npi": "1245319599", "name": "Acme", "tax_id": "123456789"},
+        payers=[
+            {
+                "payer_id": "medicare-b",
+                "name": "Medicare",
+                "payer_type": "medicare",
+                "member_id": "1EG4TE5MK73",
+            }
+        ],
+    )
+    with unit_of_work(engine) as conn:
+        out = handler.handle(conn, incoming([old]))
+    [answer] = out
+    assert answer.topic == "t.billing.postings" and answer.key == b"CLM-2-1"
+    posting = decode(answer.value, Posting)
+    assert posting.code == "JX12" and "billing_provider.address" in posting.note
+    assert "payers[0].electronic_id" in posting.note
+    assert not (tmp_path / "outbox").exists()
+    with engine.connect() as conn:
+        assert conn.scalar(select(x12_claims.c.status)) == "rejected"
+    with unit_of_work(engine) as conn:  # redelivered: the same answer again, nothing new stored
+        [again] = handler.handle(conn, incoming([old]))
+    assert decode(again.value, Posting).posting_id == posting.posting_id
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(x12_claims)) == 1
