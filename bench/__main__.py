@@ -41,6 +41,9 @@ TARGETS = {
     "posting_postgres_ratio": 0.2,
     "p99_ms": 50.0,
     "rss_growth_pct": 10.0,
+    #: The clearinghouse worker's claims/s over the claims/s the formatter makes in the same run
+    #: (its charges/s times the claims it makes per charge): at 1.0 or more it is not the bottleneck.
+    "clearinghouse_to_formatter": 1.0,
 }
 
 
@@ -172,6 +175,11 @@ def run(mode: Mode) -> dict[str, Any]:
                 "formatter_2_processes",
                 lambda: _run(lambda: workers.formatter(env, mode.formatter, processes=2)),
             )
+        # Beside the formatter, on claims the formatter would make of the same charges: it
+        # must keep up with the formatter's output (targets: clearinghouse_keeps_up).
+        results["workers"]["clearinghouse"] = _section(
+            results, "clearinghouse", lambda: _run(lambda: workers.clearinghouse(env, mode.formatter))
+        )
         missing = workers.posting_available()
         if missing is None:
             results["workers"]["posting_sqlite"] = _section(
@@ -258,6 +266,14 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             w.get("posting_postgres", {}).get("ratio_to_ceiling"), TARGETS["posting_postgres_ratio"], True
         ),
     }
+    x12 = w.get("clearinghouse", {})
+    fmt = w.get("formatter", {}).get("msg_per_s")
+    claims_out = fmt * x12["claims_per_charge"] if fmt and x12.get("claims_per_charge") else None
+    out["clearinghouse_keeps_up"] = check(
+        None if not claims_out or x12.get("msg_per_s") is None else round(x12["msg_per_s"] / claims_out, 2),
+        TARGETS["clearinghouse_to_formatter"],
+        True,
+    )
     for name in ("formatter", "posting"):
         out[f"{name}_p99_ms"] = check(lat.get(name, {}).get("p99_ms"), TARGETS["p99_ms"], False)
     for name in ("formatter", "posting_sqlite"):

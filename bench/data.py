@@ -137,6 +137,19 @@ def claims_for_cycle(cycle: int, size: int = TEMPLATE_CHARGES) -> list[Claim]:
     return out
 
 
+def claim_messages(n: int, size: int = TEMPLATE_CHARGES) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) for `n` claims, as the formatter publishes them, renamed per cycle."""
+    cycle = 0
+    sent = 0
+    while sent < n:
+        for c in claims_for_cycle(cycle, size):
+            if sent == n:
+                return
+            yield c.claim_id.encode(), encode(c)
+            sent += 1
+        cycle += 1
+
+
 def posting_messages(
     n: int, size: int = TEMPLATE_CHARGES, first_cycle: int = 0
 ) -> Iterator[tuple[bytes, bytes]]:

@@ -149,6 +149,51 @@ async def posting(
     return result
 
 
+async def clearinghouse(env: BenchEnv, n: int, timeout: float = 3600) -> dict[str, Any]:
+    """Claims in, 837P files out (to the outbox, not a topic), on SQLite.
+
+    The worker publishes nothing, so its end is the newest file's modification time once the
+    group has committed every claim.
+    """
+    prefix = env.prefix("x12")
+    _create_topics(env, prefix)
+    await produce(env.bootstrap, prefix + CLAIMS, data.claim_messages(n))
+    proc = start_worker(env, "clearinghouse", prefix, env.sqlite_url("clearinghouse"), "clearinghouse")
+    outbox = env.run_dir / "home" / "x12" / "outbox"
+    series = RssSeries()
+    try:
+        async with GroupWatch(env.bootstrap, f"{prefix}claimflow-clearinghouse", prefix + CLAIMS) as watch:
+            started = await watch.wait_stable(timeout=120, proc=proc, members=1)
+            deadline = time.monotonic() + timeout
+            done = 0
+            while done < n:
+                if not proc.alive():
+                    raise RuntimeError(f"clearinghouse exited mid-run; see {proc.log_path}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"clearinghouse did {done}/{n} in {timeout:.0f}s; see {proc.log_path}")
+                await asyncio.sleep(0.5)
+                done = await watch.committed()
+                series.add(time.time() - started, done, proc.rss_kb())
+    finally:
+        await asyncio.to_thread(proc.stop)
+    files = [p for p in outbox.iterdir() if not p.name.startswith(".")] if outbox.is_dir() else []
+    if not files:
+        raise RuntimeError(f"clearinghouse wrote no file; see {proc.log_path}")
+    seconds = max(p.stat().st_mtime for p in files) - started
+    return {
+        "messages": n,
+        "outputs": len(files),
+        "seconds": round(seconds, 3),
+        "msg_per_s": round(n / seconds, 1),
+        # The formatter makes this many claims of each charge it reads (failures included).
+        "claims_per_charge": round(len(data.claims_for_cycle(0)) / len(data.charge_template()), 4),
+        "database": "sqlite",
+        "processes": 1,
+        "memory": series.summary(n),
+        "log": str(proc.log_path),
+    }
+
+
 def posting_available() -> str | None:
     """None if `claimflow worker posting` can be built here, else why not."""
     try:

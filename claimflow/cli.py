@@ -18,6 +18,7 @@ WORKERS = {
     "formatter": "workers.formatter.agent",
     "posting": "workers.posting.agent",
     "reprocess": "workers.reprocess.agent",
+    "clearinghouse": "workers.clearinghouse.agent",
 }
 
 
@@ -34,6 +35,7 @@ def _mount(module: str, name: str, help: str) -> None:
 _mount("claimflow.broker.cli", "kafka", "Start, stop or inspect the project's Kafka broker.")
 _mount("workers.posting.cli", "bills", "Bills, ledgers and A/R reports from bill state.")
 _mount("workers.report.cli", "report", "The Failed Charges report service, its users, and reprocessing.")
+_mount("workers.clearinghouse.cli", "x12", "837P claims out, 999 and 277CA acknowledgments in.")
 _mount("claimflow.demo", "demo", "The demo `make run` drives.")
 _mount("workers.deadletters.cli", "dead-letters", "List, show and replay dead letters (docs/OPERATIONS.md).")
 

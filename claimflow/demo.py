@@ -35,7 +35,7 @@ from contracts.base import CENT
 app = typer.Typer(no_args_is_help=True)
 console = Console()
 
-WORKERS = ("formatter", "posting", "reprocess")
+WORKERS = ("formatter", "posting", "reprocess", "clearinghouse")
 
 
 @dataclass
@@ -327,6 +327,22 @@ def in_words(c: RunCounts, published: int, postings_sent: int) -> list[str]:
     return lines
 
 
+def _x12_files(engine: Engine) -> str | None:
+    """Where the clearinghouse worker wrote its 837P files, and how many claims they hold."""
+    from workers.clearinghouse.storage import outbox_path
+
+    with engine.connect() as conn:
+        if not _has(conn, "x12_interchanges"):
+            return None
+        files, claims = conn.execute(text("SELECT COUNT(*), SUM(claim_count) FROM x12_interchanges")).one()
+    if not files:
+        return None
+    where = outbox_path(get_settings())
+    return (
+        f"{_plural(int(claims or 0), 'claim')} went out as 837P in {_plural(int(files), 'file')} in {where}/"
+    )
+
+
 def view(
     engine: Engine, feed: Feed, procs: Processes, report_url: str | None, login: tuple[str, str] | None
 ) -> Group:
@@ -339,6 +355,9 @@ def view(
     status.add_row("processes", ", ".join(up))
     for line in in_words(c, len(feed.charge_ids), feed.postings_sent):
         status.add_row("", line)
+    x12 = _x12_files(engine)
+    if x12:
+        status.add_row("", x12)
     why = Table(title="Why charges failed (open, this run)")
     why.add_column("rule")
     why.add_column("charges", justify="right")

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # Under a backlog 2,000 took 12% less CPU per charge than 500; 4,000 no less than 2,000.
     run_max_charges: int = 2000
 
+    # Clearinghouse: the folder 837P interchanges are written to (what an SFTP uploader
+    # picks up; default <home>/x12/outbox) and the routing file (submitter, receivers and
+    # each payer's route, as data; default the one shipped in workers/clearinghouse/).
+    x12_outbox: Path | None = None
+    x12_routing: Path | None = None
+    # The folder the worker watches for 999 and 277CA files (default <home>/x12/inbox);
+    # each is imported once and moved to its done/ subfolder.
+    x12_inbox: Path | None = None
+
     # Reporting.
     report_host: str = "127.0.0.1"
     report_port: int = 8700

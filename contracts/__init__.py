@@ -4,7 +4,7 @@ Every value on a topic is one of these models, as JSON with a `type` and a
 `schema_version`. `contracts.codec` is the one way to turn them into bytes and back.
 """
 
-from contracts.charge import Address, Authorization, Charge, ChargePayer, Patient, Provider
+from contracts.charge import Address, Authorization, Charge, ChargePayer, Patient, Provider, Subscriber
 from contracts.claim import Claim, ClaimLine, RuleResult
 from contracts.deadletter import DeadLetter
 from contracts.failure import ChargeFailed, ChargeFailureResolved
@@ -55,4 +55,5 @@ __all__ = [
     "ReprocessResult",
     "RuleResult",
     "SkippedCharge",
+    "Subscriber",
 ]

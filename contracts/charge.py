@@ -49,6 +49,20 @@ class Patient(Contract):
     address: Address | None = None
 
 
+Relationship = Literal["self", "spouse", "child", "other"]
+Taxonomy = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=10)]
+
+
+class Subscriber(Contract):
+    """The insured person of a policy, when the patient is not (837P loop 2010BA)."""
+
+    first_name: Name = ""
+    last_name: Name = ""
+    birth_date: dt.date | None = None
+    sex: Sex | None = None
+    address: Address | None = None
+
+
 class ChargePayer(Contract):
     """One payer responsible for the charge; the list order is the billing order."""
 
@@ -57,12 +71,26 @@ class ChargePayer(Contract):
     payer_type: PayerType
     member_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     group_number: Annotated[str, StringConstraints(max_length=40)] | None = None
+    electronic_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = Field(
+        default=None, description="The payer's EDI id on claims (837P NM1*PR NM109)."
+    )
+    address: Address | None = Field(default=None, description="Where the payer takes paper claims.")
+    relationship: Relationship = Field(
+        default="self", description="The patient's relationship to this policy's subscriber."
+    )
+    subscriber: Subscriber | None = Field(
+        default=None, description="The policy holder, when the patient is not (relationship not self)."
+    )
 
 
 class Provider(Contract):
     npi: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
     name: Name = ""
     tax_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    address: Address | None = Field(
+        default=None, description="The billing provider's street address (837P loop 2010AA; no PO box)."
+    )
+    taxonomy: Taxonomy | None = Field(default=None, description="Health Care Provider Taxonomy code.")
 
 
 class Authorization(Contract):

@@ -252,3 +252,18 @@ COMMERCIAL = (
     PayerPlan("cigna", "Cigna", "commercial", "U9999999901", "9999999"),
 )
 SELF_PAY = PayerPlan("patient", "Patient (self-pay)", "patient", None)
+
+#: Each insurance payer's electronic id on claims (fictional; a clearinghouse publishes the
+#: real list) and where it takes paper claims.
+PAYER_EDI: dict[str, tuple[str, tuple[str, str, str, str]]] = {
+    "medicare-b": ("SMPMB1", ("PO Box 1001", "Sampleton", "CA", "900011001")),
+    "aarp-medsupp": ("SMPAA2", ("PO Box 1002", "Testville", "OH", "430011002")),
+    "mutual-omaha-medsupp": ("SMPMO3", ("PO Box 1003", "Mockford", "TX", "750011003")),
+    "state-medicaid": ("SMPMD4", ("PO Box 1004", "Exampleburg", "FL", "320011004")),
+    "aetna": ("SMPAE5", ("PO Box 1005", "Testville", "OH", "430011005")),
+    "bcbs": ("SMPBC6", ("PO Box 1006", "Sampleton", "CA", "900011006")),
+    "uhc": ("SMPUH7", ("PO Box 1007", "Mockford", "TX", "750011007")),
+    "cigna": ("SMPCI8", ("PO Box 1008", "Exampleburg", "FL", "320011008")),
+}
+#: A therapy practice's billing taxonomy: rehabilitation clinic/center.
+CLINIC_TAXONOMY = "261QR0400X"

@@ -18,7 +18,7 @@ from claimflow.sample import catalog
 from claimflow.sample.breakers import BREAKERS, Breaker, submitted_at
 from claimflow.sample.catalog import Company, Discipline, Location, PayerPlan, Practice
 from claimflow.sample.identifiers import make_mbi, make_member_id, make_npi, make_tax_id
-from contracts import Address, Authorization, Charge, ChargePayer, Patient, Provider
+from contracts import Address, Authorization, Charge, ChargePayer, Patient, Provider, Subscriber
 
 #: Valid service dates fall within this many days up to and including `today`.
 SERVICE_WINDOW_DAYS = 60
@@ -94,6 +94,41 @@ def _choose_breakers(rng: random.Random, charges: list[Charge], count: int) -> d
     return chosen
 
 
+def _side_rng(key: str) -> random.Random:
+    """A generator of its own for details added later, so the main draws stay as they were."""
+    return random.Random(f"claimflow-sample:{key}")
+
+
+def _clinic_address(practice: Practice) -> Address:
+    rng = _side_rng(practice.id)
+    city, state = rng.choice(catalog.CITIES)
+    return Address(
+        line1=f"{rng.randint(10, 999)} {rng.choice(catalog.STREETS)}",
+        city=city,
+        state=state,
+        postal_code=f"0{rng.randint(1000, 1999)}{rng.randint(1000, 9999)}",
+    )
+
+
+def _with_subscribers(payers: list[ChargePayer], patient: Patient) -> list[ChargePayer]:
+    """Some commercial patients are covered as a spouse or child on someone else's policy."""
+    rng = _side_rng(patient.id)
+    if payers[0].payer_type != "commercial" or rng.random() >= 0.25:
+        return payers
+    assert patient.birth_date is not None
+    relationship = "child" if rng.random() < 0.3 else "spouse"
+    years = rng.randint(25, 40) if relationship == "child" else rng.randint(-3, 3)
+    subscriber = Subscriber(
+        first_name=rng.choice(catalog.FIRST_NAMES),
+        last_name=patient.last_name,
+        birth_date=patient.birth_date - dt.timedelta(days=365 * years + rng.randint(0, 300)),
+        sex=rng.choice(("F", "M")),
+        address=patient.address,
+    )
+    primary = payers[0].model_copy(update={"relationship": relationship, "subscriber": subscriber})
+    return [primary, *payers[1:]]
+
+
 @dataclass
 class _Staff:
     billing: Provider
@@ -146,6 +181,8 @@ class _ValidCharges:
             npi=make_npi(rng),
             name=f"{practice.name} LLC",
             tax_id=make_tax_id(rng, hyphen=company.hyphenated_tax_id),
+            address=_clinic_address(practice),
+            taxonomy=catalog.CLINIC_TAXONOMY,
         )
         therapists: dict[Discipline, list[Provider]] = {}
         credential = {"PT": "PT, DPT", "OT": "OTR/L", "SLP": "CCC-SLP"}
@@ -179,13 +216,14 @@ class _ValidCharges:
                 visits_used=0,
             )
         pool = catalog.DIAGNOSES[discipline]
+        patient = self._patient(age)
         return _Episode(
             company=company,
             practice=practice,
             location=location,
             discipline=discipline,
-            patient=self._patient(age),
-            payers=payers,
+            patient=patient,
+            payers=_with_subscribers(payers, patient),
             therapist=rng.choice(staff.therapists[discipline]),
             staff=staff,
             diagnoses=rng.sample(pool, rng.randint(1, min(3, len(pool)))),
@@ -240,12 +278,17 @@ class _ValidCharges:
         elif plan.member_id_layout is not None:
             member_id = make_member_id(rng, plan.member_id_layout)
         group = make_member_id(rng, plan.group_layout) if plan.group_layout else None
+        edi = catalog.PAYER_EDI.get(plan.payer_id)
         return ChargePayer(
             payer_id=plan.payer_id,
             name=plan.name,
             payer_type=plan.payer_type,
             member_id=member_id,
             group_number=group,
+            electronic_id=edi[0] if edi else None,
+            address=Address(line1=edi[1][0], city=edi[1][1], state=edi[1][2], postal_code=edi[1][3])
+            if edi
+            else None,
         )
 
     def _episode_charges(self, episode: _Episode) -> list[Charge]:

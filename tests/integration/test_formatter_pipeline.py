@@ -35,6 +35,7 @@ def good(i: int, **overrides: object) -> Charge:
         "last_name": "Patient",
         "birth_date": dt.date(1950, 3, 4),
         "sex": "F",
+        "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
     }
     code = ["97110", "97140", "97530"][i % 3]
     data = {

@@ -36,6 +36,7 @@ def make(i: int, **overrides: object) -> Charge:
         "last_name": "Patient",
         "birth_date": dt.date(1950, 3, 4),
         "sex": "F",
+        "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
     }
     data: dict[str, object] = {
         "charge_id": f"CH-{i}",
@@ -107,7 +108,13 @@ def results_of(records: list[Record]) -> list[ReprocessResult]:
 
 
 async def test_corrected_failures_become_single_claims(kafka_bootstrap, prefix, workers, db_url) -> None:
-    no_birth = {"id": "P-1", "first_name": "Testy", "last_name": "Patient", "sex": "F"}
+    no_birth = {
+        "id": "P-1",
+        "first_name": "Testy",
+        "last_name": "Patient",
+        "sex": "F",
+        "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
+    }
     goods = [make(i) for i in range(10, 20)]
     bads = [
         make(1, patient=no_birth),  # REQUIRED_FIELD: fixed by a birth date

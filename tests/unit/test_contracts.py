@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -308,3 +309,18 @@ def test_fuzz_mutated_messages(name: str, data: st.DataObject, replacement: Any,
     path = data.draw(st.sampled_from(json_paths(doc)[1:]))
     mutate(doc, path, action == "delete", replacement)
     _only_decode_errors(json.dumps(doc, allow_nan=True).encode())
+
+
+def test_a_charge_stored_before_the_837_fields_still_decodes() -> None:
+    """A message of the shape published before the 837P fields decodes, with their defaults."""
+    raw = (Path(__file__).parent.parent / "data" / "charge_before_837_fields.json").read_bytes()
+    charge = decode(raw, Charge)
+    assert isinstance(charge, Charge)
+    assert charge.billing_provider.address is None and charge.billing_provider.taxonomy is None
+    primary = charge.payers[0]
+    assert (primary.electronic_id, primary.address, primary.relationship, primary.subscriber) == (
+        None,
+        None,
+        "self",
+        None,
+    )

@@ -115,6 +115,12 @@ def base_charge(payer_type: str = "medicare", **changes: Any) -> Charge:
                 "last_name": "Patient",
                 "birth_date": dt.date(1950, 6, 1),
                 "sex": "F",
+                "address": {
+                    "line1": "1 Test St",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "postal_code": "62701",
+                },
             },
             "payers": [
                 {
@@ -122,10 +128,21 @@ def base_charge(payer_type: str = "medicare", **changes: Any) -> Charge:
                     "name": "Primary Payer",
                     "payer_type": payer_type,
                     "member_id": member_id,
+                    "electronic_id": "PAYER1",
                 }
             ],
             "rendering_provider": {"npi": "1234567893", "name": "Rendering PT"},
-            "billing_provider": {"npi": npi_from("198765432"), "tax_id": "12-3456789"},
+            "billing_provider": {
+                "npi": npi_from("198765432"),
+                "name": "Billing Clinic",
+                "tax_id": "12-3456789",
+                "address": {
+                    "line1": "10 Clinic Way",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "postal_code": "627011234",
+                },
+            },
             "service_date": TODAY - dt.timedelta(days=10),
             "procedure_code": "97110",
             "modifiers": ["GP"],
@@ -163,6 +180,7 @@ def payer_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "name": f"Payer {index + 1}",
                 "payer_type": kind,
                 "member_id": member_id,
+                "electronic_id": None if kind == "patient" else f"EDI{index + 1}",
             }
         )
     return out
@@ -228,10 +246,21 @@ def valid_charges(draw: st.DrawFn, today: dt.date = TODAY) -> Charge:
             "last_name": draw(st.sampled_from(["Lee", "Moss", "Ng"])),
             "birth_date": draw(st.dates(dt.date(1930, 1, 1), dt.date(2020, 12, 31))),
             "sex": draw(st.sampled_from(["F", "M", "U"])),
+            "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
         },
         "payers": draw(payer_lists()),
         "rendering_provider": {"npi": draw(npis()), "name": "Rendering"},
-        "billing_provider": {"npi": draw(npis()), "tax_id": draw(tax_ids())},
+        "billing_provider": {
+            "npi": draw(npis()),
+            "name": "Billing",
+            "tax_id": draw(tax_ids()),
+            "address": {
+                "line1": "10 Clinic Way",
+                "city": "Springfield",
+                "state": "IL",
+                "postal_code": "627011234",
+            },
+        },
         "service_date": service,
         "amount": draw(amounts()),
         "diagnoses": diagnoses,

@@ -71,6 +71,17 @@ FIELD_VALUES: dict[str, tuple[Any, ...]] = {
     "payers.0.member_id": (None, "", "  ", "BAD-MBI", "1EG4TE5MK73"),
     "payers.0.payer_type": ("medicare", "commercial", "patient"),
     "payers.0.name": ("", "  "),
+    "payers.0.electronic_id": (None, "", "EDI9"),
+    "payers.0.relationship": ("self", "spouse"),
+    "payers.0.subscriber": (
+        None,
+        {"first_name": "Al", "last_name": ""},
+        {"first_name": "Al", "last_name": "Bo"},
+    ),
+    "patient.address": (None, {"line1": "1 A St", "city": "", "state": "IL", "postal_code": "62701"}),
+    "billing_provider.address": (None, {"line1": " ", "city": "X", "state": "IL", "postal_code": "62701"}),
+    "billing_provider.name": ("", "Clinic"),
+    "rendering_provider.name": (" ",),
     "prior_authorization": (
         None,
         {"number": ""},
@@ -118,10 +129,24 @@ def contexts(draw: st.DrawFn, charge: Charge) -> RuleContext:
 
 
 def ref_required(c: Charge, x: RuleContext) -> Iterator[RuleResult]:
-    for path, read, fix in identity.REQUIRED:
+    for path, read, fix in identity.REQUIRED + identity.CLAIM_REQUIRED:
         value = read(c)
         if value is None or (isinstance(value, str) and not value.strip()):
             yield error("REQUIRED_FIELD", f"{path} is missing; {fix}", path)
+    for index, payer in enumerate(c.payers):
+        if payer.payer_type == "patient":
+            continue
+        if not (payer.electronic_id or "").strip():
+            path = f"payers[{index}].electronic_id"
+            yield error(
+                "REQUIRED_FIELD", f"{path} is missing; add the payer's electronic (EDI) payer id", path
+            )
+        if payer.relationship != "self":
+            for part, words in (("last_name", "last name"), ("first_name", "first name")):
+                value = getattr(payer.subscriber, part) if payer.subscriber else ""
+                if not value.strip():
+                    path = f"payers[{index}].subscriber.{part}"
+                    yield error("REQUIRED_FIELD", f"{path} is missing; add the policy holder's {words}", path)
 
 
 def ref_npis(c: Charge, x: RuleContext) -> Iterator[RuleResult]:

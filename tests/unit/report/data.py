@@ -22,7 +22,15 @@ from workers.formatter.rules import RuleBook
 
 DAY1 = dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC)
 DAY2 = dt.datetime(2026, 11, 21, 15, tzinfo=dt.UTC)
-AETNA = [{"payer_id": "aetna", "name": "Aetna", "payer_type": "commercial", "member_id": "W1234567"}]
+AETNA = [
+    {
+        "payer_id": "aetna",
+        "name": "Aetna",
+        "payer_type": "commercial",
+        "member_id": "W1234567",
+        "electronic_id": "60054",
+    }
+]
 
 
 def patient(pid: str, last: str, first: str, **extra: Any) -> dict[str, Any]:
@@ -32,6 +40,7 @@ def patient(pid: str, last: str, first: str, **extra: Any) -> dict[str, Any]:
         "last_name": last,
         "birth_date": dt.date(1950, 3, 4),
         "sex": "F",
+        "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
         **extra,
     }
 

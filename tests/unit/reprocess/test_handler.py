@@ -75,7 +75,13 @@ def failure_row(engine: Engine, charge_id: str) -> Any:
         return conn.execute(select(ft.failures).where(ft.failures.c.charge_id == charge_id)).one()
 
 
-NO_BIRTH = {"id": "P-1", "first_name": "Testy", "last_name": "Patient", "sex": "F"}
+NO_BIRTH = {
+    "id": "P-1",
+    "first_name": "Testy",
+    "last_name": "Patient",
+    "sex": "F",
+    "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
+}
 
 
 def broken() -> list[Charge]:

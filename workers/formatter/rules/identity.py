@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from operator import attrgetter
 
-from contracts.charge import Charge
+from contracts.charge import Address, Charge
 from contracts.claim import RuleResult
 from workers.formatter.rules.context import RuleContext
 from workers.formatter.rules.results import PASS, Results, blank, error
@@ -38,6 +38,86 @@ REQUIRED: tuple[tuple[str, Callable[[Charge], object], str], ...] = (
     ("diagnoses", lambda c: c.diagnoses or None, "add at least one ICD-10-CM diagnosis"),
     ("place_of_service", lambda c: c.place_of_service, "add the place-of-service code"),
 )
+
+#: What an 837P needs besides (loops 2010AA, 2010BA/2010CA, 2310B): a charge without them
+#: fails here, in the Failed Charges report, rather than at the clearinghouse. Each payer's
+#: own needs (electronic id, policy holder) are read by _payer_fields.
+CLAIM_REQUIRED: tuple[tuple[str, Callable[[Charge], object], str], ...] = (
+    ("patient.address.line1", lambda c: _address(c.patient.address, "line1"), "add the patient's street"),
+    ("patient.address.city", lambda c: _address(c.patient.address, "city"), "add the patient's city"),
+    ("patient.address.state", lambda c: _address(c.patient.address, "state"), "add the patient's state"),
+    (
+        "patient.address.postal_code",
+        lambda c: _address(c.patient.address, "postal_code"),
+        "add the patient's ZIP code",
+    ),
+    ("rendering_provider.name", lambda c: c.rendering_provider.name, "add the rendering provider's name"),
+    ("billing_provider.name", lambda c: c.billing_provider.name, "add the billing provider's name"),
+    (
+        "billing_provider.address.line1",
+        lambda c: _address(c.billing_provider.address, "line1"),
+        "add the billing provider's street address (no PO box)",
+    ),
+    (
+        "billing_provider.address.city",
+        lambda c: _address(c.billing_provider.address, "city"),
+        "add the billing provider's city",
+    ),
+    (
+        "billing_provider.address.state",
+        lambda c: _address(c.billing_provider.address, "state"),
+        "add the billing provider's state",
+    ),
+    (
+        "billing_provider.address.postal_code",
+        lambda c: _address(c.billing_provider.address, "postal_code"),
+        "add the billing provider's ZIP code",
+    ),
+)
+
+
+def _address(address: Address | None, part: str) -> str | None:
+    return None if address is None else getattr(address, part)
+
+
+def _payer_fields(charge: Charge) -> list[tuple[str, object, str]]:
+    """(path, value, fix) for what each insurance payer needs on an 837P; self-pay needs none."""
+    out: list[tuple[str, object, str]] = []
+    for index, payer in enumerate(charge.payers):
+        if payer.payer_type == "patient":
+            continue
+        at = f"payers[{index}]"
+        out.append((f"{at}.electronic_id", payer.electronic_id, "add the payer's electronic (EDI) payer id"))
+        if payer.relationship != "self":
+            subscriber = payer.subscriber
+            for part, words in (("last_name", "last name"), ("first_name", "first name")):
+                value = None if subscriber is None else getattr(subscriber, part)
+                out.append((f"{at}.subscriber.{part}", value, f"add the policy holder's {words}"))
+    return out
+
+
+def _payers_complete(charge: Charge) -> bool:
+    for payer in charge.payers:
+        if payer.payer_type == "patient":
+            continue
+        if not payer.electronic_id:
+            return False
+        if payer.relationship != "self":
+            subscriber = payer.subscriber
+            if subscriber is None or not subscriber.last_name.strip() or not subscriber.first_name.strip():
+                return False
+    return True
+
+
+def _addresses_complete(charge: Charge) -> bool:
+    for address in (charge.patient.address, charge.billing_provider.address):
+        if address is None:
+            return False
+        if not (address.line1.strip() and address.city.strip() and address.state.strip()):
+            return False
+        if not address.postal_code.strip():
+            return False
+    return bool(charge.rendering_provider.name.strip() and charge.billing_provider.name.strip())
 
 
 #: REQUIRED's paths by the type the contract gives them: text (or None), and the rest
@@ -69,13 +149,18 @@ def has_required_fields(charge: Charge) -> bool:
         return False
     values = _values(charge)
     # payers and diagnoses are lists: missing when empty.
-    return None not in values and bool(values[1]) and bool(values[5])
+    if None in values or not values[1] or not values[5]:
+        return False
+    return _addresses_complete(charge) and _payers_complete(charge)
 
 
 def missing_fields(charge: Charge) -> list[RuleResult]:
     out = []
-    for path, read, fix in REQUIRED:
+    for path, read, fix in REQUIRED + CLAIM_REQUIRED:
         value = read(charge)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            out.append(error("REQUIRED_FIELD", f"{path} is missing; {fix}", path))
+    for path, value, fix in _payer_fields(charge):
         if value is None or (isinstance(value, str) and not value.strip()):
             out.append(error("REQUIRED_FIELD", f"{path} is missing; {fix}", path))
     return out
