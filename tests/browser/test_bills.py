@@ -82,6 +82,10 @@ def test_find_a_bill_and_post_a_payment(workspace: Workspace, page: Page) -> Non
     assert page.get_by_role("heading", name=f"Bill {bill.bill_id}").is_visible()
     payers = page.get_by_role("table", name="Payers, in billing order")
     assert payers.get_by_role("row").nth(1).get_by_text("current").is_visible()
+    # The clearinghouse worker wrote the bill's claim into an 837P file.
+    claims = page.get_by_role("table", name="Claims sent")
+    assert claims.get_by_text("Sent", exact=True).first.is_visible()
+    assert ".x12" in claims.inner_text()
     page.get_by_label("Transaction code").select_option("P")
     assert "Money that is paid" in page.locator("#code-help").inner_text()
     shot(page, "bill")

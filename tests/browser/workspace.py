@@ -1,5 +1,5 @@
-"""A whole claimflow for the browser tests: topics of its own, a database, the three workers
-and the report service as processes (as they run in production), fed with the sample data,
+"""A whole claimflow for the browser tests: topics of its own, a database, the workers
+(formatter, posting, reprocess, clearinghouse) and the report service as processes (as they run in production), fed with the sample data,
 and two billers of different companies who sign in with passwords."""
 
 from __future__ import annotations
@@ -117,10 +117,17 @@ def start_workspace(bootstrap: str, database_url: str, folder: Path) -> Iterator
         for user, (company, password) in BILLERS.items():
             accounts.create_user(conn, user, [company], now)
             accounts.set_password(conn, user, password)
-    env = worker_env(bootstrap, prefix, database_url, CLAIMFLOW_RUN_MAX_CHARGES="200")
+    env = worker_env(
+        bootstrap,
+        prefix,
+        database_url,
+        CLAIMFLOW_RUN_MAX_CHARGES="200",
+        CLAIMFLOW_X12_OUTBOX=str(folder / "x12-outbox"),
+        CLAIMFLOW_X12_INBOX=str(folder / "x12-inbox"),
+    )
     workers = [
         WorkerProcess(name, env, folder / f"{name}.log").start()
-        for name in ("formatter", "posting", "reprocess")
+        for name in ("formatter", "posting", "reprocess", "clearinghouse")
     ]
     port = free_port()
     report_log = folder / "report.log"

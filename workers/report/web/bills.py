@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from contracts.codec import DecodeError
 from contracts.posting import Posting, PostingApplied, PostingRejected
+from workers.clearinghouse import storage as x12_storage
 from workers.posting import reports, storage
 from workers.posting.answer_watch import AnswerWatch, decode_answer
 from workers.posting.bill import Bill
@@ -168,6 +169,16 @@ def _outcome(conn: Connection, bill: Bill, posting_id: str | None) -> dict[str, 
     return {"kind": kind, "posting_id": posting_id, "answer": answer}
 
 
+#: What each 837 status of a claim means to a biller.
+CLAIM_STATUS = {
+    "sent": ("Sent", "warn", "in an 837P file, no acknowledgment yet"),
+    "accepted": ("Accepted by the clearinghouse", "ok", "the 999 accepted it"),
+    "payer_accepted": ("Accepted by the payer", "ok", "the payer's 277CA accepted it"),
+    "rejected": ("Rejected", "bad", "fix the charge and reprocess it; it goes out as a replacement"),
+    "not_sent": ("Not sent", "bad", "no 837P was written for it"),
+}
+
+
 def bill_context(
     conn: Connection, bill: Bill, *, form: PostingForm | None = None, posting: str | None = None
 ) -> dict[str, Any]:
@@ -185,6 +196,8 @@ def bill_context(
         "chosen": BY_CODE.get(form.code) if form else None,
         "new_posting_id": f"web-{uuid.uuid4().hex}",
         "outcome": _outcome(conn, bill, posting),
+        "claims_sent": x12_storage.bill_claims(conn, bill.bill_id),
+        "CLAIM_STATUS": CLAIM_STATUS,
     }
 
 
