@@ -106,14 +106,39 @@ def search(conn: Connection, s: q.Search) -> tuple[q.Page, Decimal]:
 
 
 def groups(conn: Connection, s: q.Search, by: q.GroupBy) -> list[dict[str, Any]]:
-    return [
-        {
-            "key": None if r.key is None else str(r.key),
-            "charges": int(r.charges),
-            "amount": Decimal(r.amount or 0),
-        }
-        for r in conn.execute(q.group_statement(s, by))
-    ]
+    """Counts and amounts per group, each with the filters that drill into its rows."""
+    out = []
+    for r in conn.execute(q.group_statement(s, by)):
+        key = None if r.key is None else str(r.key)
+        out.append(
+            {
+                "key": key,
+                "charges": int(r.charges),
+                "amount": Decimal(r.amount or 0),
+                "drill": q.drill_filters(by, key),
+            }
+        )
+    return out
+
+
+def company_places(conn: Connection, company_id: str) -> dict[str, Any]:
+    """{practices: [id, ...], locations: [{id, practice}, ...]} from the company's failures
+    (every status), for the search form's drop-downs. A location seen under two practices
+    is listed under each."""
+    practices: dict[str, None] = {}
+    locations: dict[tuple[str, str | None], None] = {}
+    for r in conn.execute(q.places_statement(company_id)):
+        if r.practice_id is not None:
+            practices[r.practice_id] = None
+        if r.location_id is not None:
+            locations[(r.location_id, r.practice_id)] = None
+    return {
+        "practices": sorted(practices),
+        "locations": [
+            {"id": loc, "practice": practice}
+            for loc, practice in sorted(locations, key=lambda p: (p[0], p[1] or ""))
+        ],
+    }
 
 
 def detail(conn: Connection, charge_id: str, companies: tuple[str, ...]) -> dict[str, Any] | None:
