@@ -6,15 +6,35 @@ Revises: 0005
 
 from __future__ import annotations
 
+from alembic import op
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
+INDEXES = (
+    (
+        "ix_charge_failures_oldest",
+        "charge_failures",
+        ["company_id", "status", "oldest_failure_date", "charge_id"],
+    ),
+    (
+        "ix_charge_failures_amount",
+        "charge_failures",
+        ["company_id", "status", "amount", "charge_id", "payer_name"],
+    ),
+    ("ix_charge_failures_run", "charge_failures", ["company_id", "run_number"]),
+    ("ix_charge_failure_reasons_charge_code", "charge_failure_reasons", ["charge_id", "code"]),
+)
+
+
 def upgrade() -> None:
-    pass
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns, unique=False)
 
 
 def downgrade() -> None:
-    pass
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
