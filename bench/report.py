@@ -433,9 +433,9 @@ def report(
     return out
 
 
-def standalone_env(with_postgres: bool, home: Path = BENCH_HOME) -> BenchEnv:
+def standalone_env(with_postgres: bool) -> BenchEnv:
     """What the rung needs when it runs alone (`--report`): a run dir and PostgreSQL, no broker."""
-    run_dir = home / "runs" / time.strftime("%Y%m%dT%H%M%S")
+    run_dir = BENCH_HOME / "runs" / time.strftime("%Y%m%dT%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     env = BenchEnv(bootstrap="", run_dir=run_dir)
     if with_postgres:
