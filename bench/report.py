@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, insert
 from bench.common import BENCH_HOME, BenchEnv, percentile
 from claimflow.bulk import BulkInsert
 from claimflow.db import create_all, make_engine, unit_of_work
+from contracts.reprocess import ReprocessRequest
 from workers.formatter import tables as t
 from workers.formatter.rules import RULES
 
@@ -158,7 +159,8 @@ def generate(rows: int, seed: int = SEED) -> Iterator[tuple[tuple[Any, ...], lis
         days_ago = DAYS - 1 - (i * DAYS) // rows
         oldest = ANCHOR - dt.timedelta(days=days_ago)
         co = company_id(rng.randrange(COMPANIES))
-        practice, location = rng.choice(places[co])
+        place: tuple[str | None, str | None] = rng.choice(places[co])
+        practice, location = place
         if rng.random() < 0.04:  # charges from an EHR feed without practice or location
             practice, location = (None, None) if rng.random() < 0.5 else (practice, None)
         count = rng.choices((1, 2, 3, 4), (70, 20, 7, 3))[0]
@@ -345,7 +347,7 @@ def time_questions(engine: Engine, rows: int, repeats: int) -> dict[str, dict[st
     from workers.report import storage
     from workers.report.api import create_app
 
-    async def drop(_request: Any) -> None:
+    async def drop(request: ReprocessRequest) -> None:
         return None
 
     asked = questions(engine, rows, repeats)

@@ -101,11 +101,11 @@ class Search:
             "payer": self.payer_name,
             "procedure": self.procedure_code,
         }
-        for name in self.missing:
-            if name not in BLANKS:
+        for blank in self.missing:
+            if blank not in BLANKS:
                 raise SearchError(f"missing must be among {', '.join(BLANKS)}")
-            if given[name] is not None:
-                raise SearchError(f"{name} is given and asked to be missing; choose one")
+            if given[blank] is not None:
+                raise SearchError(f"{blank} is given and asked to be missing; choose one")
         if self.status not in STATUSES:
             raise SearchError(f"status must be one of {', '.join(STATUSES)}")
         for name, _ in self.sort:
