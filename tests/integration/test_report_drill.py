@@ -28,7 +28,8 @@ def engine(db_url: str) -> Engine:
     engine = make_engine(db_url)
     create_all(engine)
     fill(engine)
-    # A6: no practice, location or payer; its payer in other letters than A1's would be.
+    # A6: no practice, location or payer, and fields missing (REQUIRED_FIELD repeated: one
+    # charge in that group still). A7: A1's payer in other letters.
     run_formatter(
         engine,
         [
@@ -37,7 +38,7 @@ def engine(db_url: str) -> Engine:
                 practice_id=None,
                 location_id=None,
                 payers=[],
-                patient=patient("P-6", "Foxtrot", "Fay", birth_date=None),
+                patient=patient("P-6", "Foxtrot", "Fay", birth_date=None, sex=None),
                 amount=Decimal("60.00"),
             ),
             charge(
@@ -128,6 +129,15 @@ def test_group_by_procedure(client: TestClient, ann: dict) -> None:
         "XX1": (2, "60.50", {"procedure": "XX1"}),
         "XX2": (1, "120.00", {"procedure": "XX2"}),
     }
+
+
+def test_a_reason_twice_on_one_charge_counts_it_once(engine: Engine, client: TestClient, ann: dict) -> None:
+    with engine.connect() as conn:
+        codes = [r.code for r in conn.execute(q.reasons_statement(["A6"]))]
+    assert codes.count("REQUIRED_FIELD") >= 2
+    groups = client.get("/failures/groups", params={"by": "reason"}, headers=ann).json()["groups"]
+    required = next(g for g in groups if g["key"] == "REQUIRED_FIELD")
+    assert (required["charges"], required["amount"]) == (4, "285.50")  # A1, A3, A6, A7
 
 
 def test_payers_group_without_case_like_the_payer_filter(client: TestClient, ann: dict) -> None:

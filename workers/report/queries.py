@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import UnaryExpression
 
 from workers.formatter import tables as t
@@ -246,20 +247,24 @@ def group_statement(search: Search, by: GroupBy) -> Select[Any]:
     both groups, once each (a rule that failed twice on one charge is still one charge)."""
     where = conditions(search)
     if by == "reason":
-        pairs = (
-            select(r.c.code.label("code"), f.c.charge_id, f.c.amount)
-            .join(r, r.c.charge_id == f.c.charge_id)
-            .where(*where)
-            .distinct()
-            .subquery()
+        # Each (charge, code) once, by the code's first position on the charge: a probe in
+        # the (charge_id, code, position) index beside the join, where a DISTINCT over the
+        # pairs sorted them all (twice the time at a million failures).
+        earlier = aliased(r)
+        first = ~exists().where(
+            earlier.c.charge_id == r.c.charge_id,
+            earlier.c.code == r.c.code,
+            earlier.c.position < r.c.position,
         )
-        key: Any = pairs.c.code
+        key: Any = r.c.code
         return (
             select(
                 key.label("key"),
                 func.count().label("charges"),
-                func.coalesce(func.sum(pairs.c.amount), 0).label("amount"),
+                func.coalesce(func.sum(f.c.amount), 0).label("amount"),
             )
+            .select_from(f.join(r, r.c.charge_id == f.c.charge_id))
+            .where(*where, first)
             .group_by(key)
             .order_by(func.count().desc(), key)
         )

@@ -15,18 +15,15 @@ depends_on = None
 
 
 INDEXES = (
+    ("ix_charge_failures_oldest", "charge_failures", ["company_id", "status", "oldest_failure_date", "charge_id"]),
+    ("ix_charge_failures_amount", "charge_failures", ["company_id", "status", "amount"]),
     (
-        "ix_charge_failures_oldest",
+        "ix_charge_failures_cover",
         "charge_failures",
-        ["company_id", "status", "oldest_failure_date", "charge_id"],
+        ["company_id", "status", "charge_id", "amount", "payer_name"],
     ),
-    (
-        "ix_charge_failures_amount",
-        "charge_failures",
-        ["company_id", "status", "amount", "charge_id", "payer_name"],
-    ),
-    ("ix_charge_failures_run", "charge_failures", ["company_id", "run_number"]),
-    ("ix_charge_failure_reasons_charge_code", "charge_failure_reasons", ["charge_id", "code"]),
+    ("ix_charge_failures_run", "charge_failures", ["company_id", "run_number", "status"]),
+    ("ix_charge_failure_reasons_charge_code", "charge_failure_reasons", ["charge_id", "code", "position"]),
 )
 
 

@@ -210,8 +210,16 @@ def test_places_are_the_companys_practice_location_pairs() -> None:
 
 def test_group_by_reason_counts_each_charge_once_per_reason() -> None:
     text = sql(q.group_statement(q.Search(company_id="acme"), "reason"))
-    assert "SELECT DISTINCT charge_failure_reasons.code" in text
-    assert "GROUP BY anon_1.code" in text
+    assert (
+        "JOIN charge_failure_reasons ON charge_failure_reasons.charge_id = charge_failures.charge_id" in text
+    )
+    assert (
+        "NOT (EXISTS (SELECT * FROM charge_failure_reasons AS charge_failure_reasons_1 "
+        "WHERE charge_failure_reasons_1.charge_id = charge_failure_reasons.charge_id "
+        "AND charge_failure_reasons_1.code = charge_failure_reasons.code "
+        "AND charge_failure_reasons_1.position < charge_failure_reasons.position))"
+    ) in text
+    assert "GROUP BY charge_failure_reasons.code" in text
     assert "company_id = 'acme'" in text
 
 
