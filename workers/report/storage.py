@@ -7,6 +7,7 @@ reprocess worker's (`reprocess_requests`/`reprocess_items`), read here only when
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     Connection,
+    Engine,
     MetaData,
     Table,
     and_,
@@ -168,13 +170,17 @@ def detail(conn: Connection, charge_id: str, companies: tuple[str, ...]) -> dict
     }
 
 
-def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] | None:
-    """What the reprocess worker did with this charge: its `reprocess_items` rows, each with
-    its request. None (not []) while that worker's tables do not exist in this database.
+#: Per engine, the reprocess worker's tables once reflected: reflecting them for every
+#: charge record was most of its time (several catalog queries on PostgreSQL). Their columns
+#: change only with a migration, which comes with a restart; a database without them yet
+#: is looked at again on the next record.
+_REPROCESS_TABLES: weakref.WeakKeyDictionary[Engine, tuple[Table, Table | None]] = weakref.WeakKeyDictionary()
 
-    The tables are reflected rather than imported so that the report does not break when
-    the reprocess worker changes its columns; every column is passed through as it is.
-    """
+
+def _reprocess_tables(conn: Connection) -> tuple[Table, Table | None] | None:
+    cached = _REPROCESS_TABLES.get(conn.engine)
+    if cached is not None:
+        return cached
     names = set(inspect(conn).get_table_names())
     if "reprocess_items" not in names:
         return None
@@ -182,12 +188,27 @@ def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] 
     items = Table("reprocess_items", reflected, autoload_with=conn)
     if "charge_id" not in items.c:
         return None
-    stmt = select(items).where(items.c.charge_id == charge_id)
     requests = None
     if "reprocess_requests" in names and "request_id" in items.c:
         requests = Table("reprocess_requests", reflected, autoload_with=conn)
         if "request_id" not in requests.c:
             requests = None
+    _REPROCESS_TABLES[conn.engine] = (items, requests)
+    return items, requests
+
+
+def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] | None:
+    """What the reprocess worker did with this charge: its `reprocess_items` rows, each with
+    its request. None (not []) while that worker's tables do not exist in this database.
+
+    The tables are reflected rather than imported so that the report does not break when
+    the reprocess worker changes its columns; every column is passed through as it is.
+    """
+    tables = _reprocess_tables(conn)
+    if tables is None:
+        return None
+    items, requests = tables
+    stmt = select(items).where(items.c.charge_id == charge_id)
     out = []
     for item in conn.execute(stmt):
         entry = dict(item._mapping)
