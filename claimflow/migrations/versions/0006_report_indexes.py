@@ -22,7 +22,11 @@ INDEXES = (
         "charge_failures",
         ["company_id", "status", "charge_id", "amount", "payer_name"],
     ),
-    ("ix_charge_failures_run", "charge_failures", ["company_id", "run_number", "status"]),
+    (
+        "ix_charge_failures_run",
+        "charge_failures",
+        ["company_id", "run_number", "status", "oldest_failure_date", "charge_id"],
+    ),
     ("ix_charge_failure_reasons_charge_code", "charge_failure_reasons", ["charge_id", "code", "position"]),
     ("ix_charge_failure_reasons_code_charge", "charge_failure_reasons", ["code", "charge_id"]),
 )
