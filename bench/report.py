@@ -154,7 +154,7 @@ def generate(rows: int, seed: int = SEED) -> Iterator[tuple[tuple[Any, ...], lis
             for loc in range(rng.randint(2, 4))
         ]
     now = dt.datetime.combine(ANCHOR, dt.time(18), dt.UTC)
-    # Earlier failures first, as they were written; `per_day` keeps runs ~daily.
+    # Earlier failures first, as they were written: one run a day, rows spread evenly.
     for i in range(rows):
         days_ago = DAYS - 1 - (i * DAYS) // rows
         oldest = ANCHOR - dt.timedelta(days=days_ago)
