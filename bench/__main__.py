@@ -1,10 +1,11 @@
-"""`python -m bench [--quick|--medium|--full]`: every figure of the issue, in one run.
+"""`python -m bench [--quick|--medium|--full] [--report]`: every figure of the issues, in one run.
 
 Starts a dedicated broker (port 28092 or another free pair below the ephemeral range, data
 under var/bench/kafka) and a throwaway PostgreSQL, measures the ceilings, each worker's
 throughput and memory, and the latency at 20% of each worker's peak, then writes
-bench/results/latest.json (plus a timestamped copy) and prints a table. Nothing here
-asserts speed: `--quick` exists to keep the bench working.
+bench/results/latest.json (plus a timestamped copy) and prints a table. Last, the Failed
+Charges report's searches at scale (bench/report.py); `--report` runs only that rung.
+Nothing here asserts speed: `--quick` exists to keep the bench working.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ceiling, ladder, latency, overhead, workers
+from bench import ceiling, ladder, latency, overhead, report, workers
 from bench.common import BenchEnv, close_env, start_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,6 +45,7 @@ TARGETS = {
     #: The clearinghouse worker's claims/s over the claims/s the formatter makes in the same run
     #: (its charges/s times the claims it makes per charge): at 1.0 or more it is not the bottleneck.
     "clearinghouse_to_formatter": 1.0,
+    "report_p95_ms": report.TARGET_MS,
 }
 
 
@@ -240,6 +242,11 @@ def run(mode: Mode) -> dict[str, Any]:
                 "metrics_overhead",
                 lambda: _run(lambda: overhead.metrics_overhead(env, n, n, mode.overhead_rounds)),
             )
+        results["report"] = _section(
+            results,
+            "report",
+            lambda: report.report(env, report.ROWS[mode.name], report.REPEATS[mode.name]),
+        )
     finally:
         close_env(env)
     results["targets"] = targets(results)
@@ -281,7 +288,39 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         out[f"{name}_rss_growth_pct"] = check(growth, TARGETS["rss_growth_pct"], False)
         cost = results.get("metrics_overhead", {}).get(name, {}).get("overhead_pct")
         out[f"{name}_metrics_overhead_pct"] = check(cost, METRICS_OVERHEAD_PCT, False)
+    rung = results.get("report")
+    if rung is not None:
+        for db in ("sqlite", "postgresql"):
+            figures = rung.get(db)
+            if isinstance(figures, dict):
+                out[f"report_{db}_p95_ms"] = check(
+                    figures.get("worst_p95_ms"), TARGETS["report_p95_ms"], False
+                )
     return out
+
+
+def run_report(mode: Mode, rows: int | None, databases: tuple[str, ...]) -> dict[str, Any]:
+    """`--report`: the report rung alone (no broker), at the mode's scale or `rows`."""
+    results: dict[str, Any] = {
+        "mode": f"report-{mode.name}",
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
+        "machine": machine(),
+        "targets": {},
+    }
+    env = report.standalone_env(with_postgres="postgresql" in databases)
+    try:
+        results["report"] = _section(
+            results,
+            "report",
+            lambda: report.report(env, rows or report.ROWS[mode.name], report.REPEATS[mode.name], databases),
+        )
+    finally:
+        if env.postgres is not None:
+            env.postgres.stop()
+    results["targets"] = {k: v for k, v in targets(results).items() if k.startswith("report_")}
+    results["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return results
 
 
 def write(results: dict[str, Any]) -> Path:
@@ -301,12 +340,47 @@ def _fmt(value: Any, suffix: str = "") -> str:
     return f"{value:,}{suffix}" if isinstance(value, int) else f"{value}{suffix}"
 
 
+def show_report(rung: dict[str, Any]) -> None:
+    """The report rung's table: p50/p95/max per question per database against the target."""
+    if "error" in rung:
+        console.print(f"[red]report: {rung['error']}[/red]")
+        return
+    table = Table(
+        title=f"Failed Charges report at {rung['rows']:,} failures over {rung['companies']} companies "
+        f"(ms per request through the API; target p95 < {rung['target_p95_ms']:.0f})"
+    )
+    for col in ("question", "database", "rows found", "p50", "p95", "max", "met"):
+        table.add_column(col, justify="left" if col in ("question", "database") else "right")
+    for db in ("sqlite", "postgresql"):
+        figures = rung.get(db)
+        if not isinstance(figures, dict):
+            continue
+        if "error" in figures:
+            table.add_row("-", db, f"[red]{figures['error'][:80]}[/red]")
+            continue
+        for name, f in figures["queries"].items():
+            met = "[green]yes[/green]" if f["met"] else "[red]no[/red]"
+            table.add_row(
+                name,
+                db,
+                _fmt(f["rows_found_median"]),
+                _fmt(f["p50_ms"]),
+                _fmt(f["p95_ms"]),
+                _fmt(f["max_ms"]),
+                met,
+            )
+    console.print(table)
+
+
 def show(results: dict[str, Any]) -> None:
     m = results["machine"]
     console.print(
         f"\n[bold]claimflow bench[/bold] ({results['mode']}) on {m['nproc']} cores, {m['memory_gib']} GiB, "
         f"{m['cpu_model']}; load at start {m['load_avg_at_start']}"
     )
+    if "report" in results and "ceiling" not in results:
+        show_report(results["report"])
+        return
     thr = Table(title="Throughput (messages per second)")
     for col in ("what", "messages", "msg/s", "x ceiling", "peak RSS MB", "RSS growth %"):
         thr.add_column(col, justify="right" if col != "what" else "left")
@@ -408,6 +482,8 @@ def show(results: dict[str, Any]) -> None:
     for name, t in results.get("targets", {}).items():
         met = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "-"}[t["met"]]
         tg.add_row(name, _fmt(t["value"]), _fmt(t["target"]), met)
+    if "report" in results:
+        show_report(results["report"])
     console.print(tg)
 
 
@@ -417,11 +493,27 @@ def main(argv: list[str] | None = None) -> int:
     for name in MODES:
         group.add_argument(f"--{name}", dest="mode", action="store_const", const=name)
     parser.set_defaults(mode="full")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="Only the Failed Charges report rung (no broker), at the mode's scale.",
+    )
+    parser.add_argument("--report-rows", type=int, help="With --report: this many failures instead.")
+    parser.add_argument(
+        "--report-db",
+        choices=("sqlite", "postgresql", "both"),
+        default="both",
+        help="With --report: the databases to measure.",
+    )
     args = parser.parse_args(argv)
     # aiokafka retries "not leader" by itself while a just-created topic elects its leaders;
     # its warnings would bury the tables.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    results = run(MODES[args.mode])
+    if args.report:
+        databases = ("sqlite", "postgresql") if args.report_db == "both" else (args.report_db,)
+        results = run_report(MODES[args.mode], args.report_rows, databases)
+    else:
+        results = run(MODES[args.mode])
     path = write(results)
     show(results)
     console.print(f"results: {path} (and {RESULTS / 'latest.json'})")

@@ -1,6 +1,7 @@
 """A whole claimflow for the browser tests: topics of its own, a database, the workers
-(formatter, posting, reprocess, clearinghouse) and the report service as processes (as they run in production), fed with the sample data,
-and two billers of different companies who sign in with passwords."""
+(formatter, posting, reprocess, clearinghouse) and the report service as processes (as they
+run in production), fed with the sample data, and two billers of different companies who
+sign in with passwords."""
 
 from __future__ import annotations
 

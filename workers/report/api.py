@@ -39,6 +39,7 @@ from workers.report.models import (
     GroupQuery,
     Groups,
     Me,
+    Places,
     ReasonInfo,
     ReprocessAccepted,
     ReprocessBody,
@@ -217,7 +218,10 @@ def create_app(
         """Counts and amounts per failure reason, practice, location, payer or run, over the
         same filters as the search. By reason, a charge counts once in each reason it failed."""
         company_id = company_of(who, params.company)
-        s = params.to_search(company_id)
+        try:
+            s = params.to_search(company_id)
+        except q.SearchError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         with db.connect() as conn:
             rows = storage.groups(conn, s, params.by)
         return Groups(
@@ -231,6 +235,20 @@ def create_app(
                 for row in rows
             ],
         )
+
+    @app.get(
+        "/companies/{company_id}/places",
+        summary="A company's practices and locations, for the search form",
+        tags=["report"],
+        responses={403: {"description": "You do not belong to that company."}},
+    )
+    def places(who: Who, company_id: str) -> Places:
+        """The practices and locations the company has failed charges in (any status), each
+        location with its practice: the choices of the search's practice and location filters."""
+        company = company_of(who, company_id)
+        with db.connect() as conn:
+            found = storage.company_places(conn, company)
+        return Places.model_validate({"company_id": company, **found})
 
     @app.get(
         "/failures/{charge_id}",

@@ -172,14 +172,25 @@ def search(
     run: Annotated[int | None, typer.Option(help="Formatter run number.")] = None,
     reason: Annotated[str | None, typer.Option(help="Failure reason code.")] = None,
     payer: Annotated[str | None, typer.Option(help="Payer name.")] = None,
+    procedure: Annotated[str | None, typer.Option(help="Procedure code.")] = None,
     failed_from: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     failed_to: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     date_field: Annotated[str, typer.Option(help="oldest or last failure date.")] = "oldest",
+    service_from: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    service_to: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    amount_min: Annotated[str | None, typer.Option(help="Amount at least, e.g. 100.00.")] = None,
+    amount_max: Annotated[str | None, typer.Option(help="Amount at most, e.g. 250.00.")] = None,
+    missing: Annotated[
+        list[str] | None,
+        typer.Option(help="Charges lacking this field: practice, location, payer or procedure (repeatable)."),
+    ] = None,
     status: Annotated[str, typer.Option(help="open, reprocessing, resolved or all.")] = "open",
     sort: Annotated[str | None, typer.Option(help="e.g. -amount,oldest_failure_date")] = None,
     limit: int = 50,
     offset: int = 0,
-    group_by: Annotated[str | None, typer.Option(help="reason, practice, location, payer or run.")] = None,
+    group_by: Annotated[
+        str | None, typer.Option(help="reason, practice, location, payer, run or procedure.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON as the API answers.")] = False,
 ) -> None:
     """Search failed charges, or group them with counts and amounts."""
@@ -197,9 +208,15 @@ def search(
             "run": run,
             "reason": reason,
             "payer": payer,
+            "procedure": procedure,
             "failed_from": failed_from.date() if failed_from else None,
             "failed_to": failed_to.date() if failed_to else None,
             "date_field": date_field,
+            "service_from": service_from.date() if service_from else None,
+            "service_to": service_to.date() if service_to else None,
+            "amount_min": amount_min,
+            "amount_max": amount_max,
+            "missing": missing or [],
             "status": status,
         }
         try:

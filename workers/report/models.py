@@ -51,11 +51,27 @@ class SearchFilters(BaseModel):
     failed_to: dt.date | None = Field(None, description="Failure date on or before (see date_field).")
     date_field: q.DateField = Field("oldest", description="Which failure date the range applies to.")
     status: q.Status = Field("open", description="open (default), reprocessing, resolved, or all.")
+    service_from: dt.date | None = Field(None, description="Service date on or after.")
+    service_to: dt.date | None = Field(None, description="Service date on or before.")
+    amount_min: Money | None = Field(None, description='Amount at least, e.g. "100.00".')
+    amount_max: Money | None = Field(None, description='Amount at most, e.g. "250.00".')
+    missing: list[q.Blank] = Field(
+        [],
+        description="Fields the charges must lack (practice, location, payer, procedure), e.g. "
+        "missing=practice for the group whose key is null.",
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> SearchFilters:
         if self.failed_from and self.failed_to and self.failed_from > self.failed_to:
             raise ValueError("failed_from is after failed_to")
+        if self.service_from and self.service_to and self.service_from > self.service_to:
+            raise ValueError("service_from is after service_to")
+        if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
+            raise ValueError("amount_min is more than amount_max")
+        for name in self.missing:
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} is given and asked to be missing; choose one")
         return self
 
     def to_search(self, company_id: str, **extra: Any) -> q.Search:
@@ -71,6 +87,11 @@ class SearchFilters(BaseModel):
             failed_to=self.failed_to,
             date_field=self.date_field,
             status=self.status,
+            service_from=self.service_from,
+            service_to=self.service_to,
+            amount_min=self.amount_min,
+            amount_max=self.amount_max,
+            missing=tuple(dict.fromkeys(self.missing)),
             **extra,
         )
 
@@ -86,7 +107,7 @@ class SearchQuery(SearchFilters):
 
 
 class GroupQuery(SearchFilters):
-    by: q.GroupBy = Field(description="Group by failure reason, practice, location, payer or run.")
+    by: q.GroupBy = Field(description="Group by failure reason, practice, location, payer, run or procedure.")
 
 
 class Reason(BaseModel):
@@ -135,10 +156,17 @@ class SearchPage(BaseModel):
 
 
 class Group(BaseModel):
-    key: str | None = Field(description="Reason code, practice/location id, payer name or run number.")
+    key: str | None = Field(
+        description="Reason code, practice/location id, payer name, run number or procedure code."
+    )
     label: str | None = Field(None, description="The rule's title when grouped by reason.")
     charges: int
     amount: Money
+    drill: dict[str, Any] = Field(
+        {},
+        description="Search parameters that find exactly this group's charges, to add to the "
+        'search it was grouped from, e.g. {"practice": "north"} or {"missing": ["practice"]}.',
+    )
 
 
 class Groups(BaseModel):
@@ -260,6 +288,19 @@ class ReasonInfo(BaseModel):
     title: str
     severity: str
     description: str
+
+
+class Location(BaseModel):
+    id: str
+    practice: str | None = Field(description="The practice the location's failures are under.")
+
+
+class Places(BaseModel):
+    """Practices and locations a company has failures in, for the search form's choices."""
+
+    company_id: str
+    practices: list[str]
+    locations: list[Location]
 
 
 class Me(BaseModel):

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import UnaryExpression
 
 from workers.formatter import tables as t
 
 Status = Literal["open", "reprocessing", "resolved", "all"]
 DateField = Literal["oldest", "last"]
-GroupBy = Literal["reason", "practice", "location", "payer", "run"]
+GroupBy = Literal["reason", "practice", "location", "payer", "run", "procedure"]
+#: Fields a charge may lack: `missing=practice` finds the charges without one (the group
+#: whose key is null when grouped by practice).
+Blank = Literal["practice", "location", "payer", "procedure"]
 
 STATUSES: tuple[str, ...] = get_args(Status)
 GROUPS: tuple[str, ...] = get_args(GroupBy)
+BLANKS: tuple[str, ...] = get_args(Blank)
 MAX_LIMIT = 500
 
 f = t.failures
@@ -45,6 +51,14 @@ SORTABLE: dict[str, Any] = {
 }
 DEFAULT_SORT = (("oldest_failure_date", False),)
 
+#: The column each blankable field is stored in.
+BLANK_COLUMNS: dict[str, Any] = {
+    "practice": f.c.practice_id,
+    "location": f.c.location_id,
+    "payer": f.c.payer_name,
+    "procedure": f.c.procedure_code,
+}
+
 
 class SearchError(ValueError):
     """A search a biller typed that cannot run (unknown sort column, reversed dates)."""
@@ -64,6 +78,11 @@ class Search:
     failed_from: dt.date | None = None
     failed_to: dt.date | None = None
     date_field: DateField = "oldest"
+    service_from: dt.date | None = None
+    service_to: dt.date | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    missing: tuple[Blank, ...] = ()
     status: Status = "open"
     charge_ids: tuple[str, ...] = ()
     sort: tuple[tuple[str, bool], ...] = DEFAULT_SORT  # (column, descending)
@@ -73,6 +92,21 @@ class Search:
     def __post_init__(self) -> None:
         if self.failed_from and self.failed_to and self.failed_from > self.failed_to:
             raise SearchError("failed_from is after failed_to")
+        if self.service_from and self.service_to and self.service_from > self.service_to:
+            raise SearchError("service_from is after service_to")
+        if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
+            raise SearchError("amount_min is more than amount_max")
+        given = {
+            "practice": self.practice_id,
+            "location": self.location_id,
+            "payer": self.payer_name,
+            "procedure": self.procedure_code,
+        }
+        for blank in self.missing:
+            if blank not in BLANKS:
+                raise SearchError(f"missing must be among {', '.join(BLANKS)}")
+            if given[blank] is not None:
+                raise SearchError(f"{blank} is given and asked to be missing; choose one")
         if self.status not in STATUSES:
             raise SearchError(f"status must be one of {', '.join(STATUSES)}")
         for name, _ in self.sort:
@@ -136,18 +170,34 @@ def conditions(search: Search) -> list[ColumnElement[bool]]:
         where.append(date_col >= search.failed_from)
     if search.failed_to is not None:
         where.append(date_col <= search.failed_to)
+    if search.service_from is not None:
+        where.append(f.c.service_date >= search.service_from)
+    if search.service_to is not None:
+        where.append(f.c.service_date <= search.service_to)
+    if search.amount_min is not None:
+        where.append(f.c.amount >= search.amount_min)
+    if search.amount_max is not None:
+        where.append(f.c.amount <= search.amount_max)
+    for name in dict.fromkeys(search.missing):
+        where.append(BLANK_COLUMNS[name].is_(None))
     if search.charge_ids:
         where.append(f.c.charge_id.in_(search.charge_ids))
     return where
 
 
+def _key(name: str, descending: bool) -> Any:
+    column = SORTABLE[name]
+    key = column.desc() if descending else column.asc()
+    # NULLS LAST only where a NULL can be: on a NOT NULL column it changes no order, and a
+    # NULLS clause that is not the database's own default for the direction keeps it from
+    # reading an index in order (SQLite: ASC NULLS LAST; PostgreSQL: DESC NULLS LAST).
+    return key.nulls_last() if column.nullable else key
+
+
 def order_by(sort: tuple[tuple[str, bool], ...]) -> list[UnaryExpression[Any]]:
     """The sort keys, NULLs last either way (SQLite and PostgreSQL disagree otherwise), then
     charge_id so that pages never overlap or skip a row between equal keys."""
-    keys = [
-        (SORTABLE[name].desc() if descending else SORTABLE[name].asc()).nulls_last()
-        for name, descending in sort
-    ]
+    keys = [_key(name, descending) for name, descending in sort]
     if "charge_id" not in {name for name, _ in sort}:
         keys.append(f.c.charge_id.asc())
     return keys
@@ -183,43 +233,77 @@ def reasons_statement(charge_ids: list[str]) -> Select[Any]:
     )
 
 
+GROUP_COLUMNS: dict[str, Any] = {
+    "practice": f.c.practice_id,
+    "location": f.c.location_id,
+    "payer": f.c.payer_name,
+    "run": f.c.run_number,
+    "procedure": f.c.procedure_code,
+}
+
+
 def group_statement(search: Search, by: GroupBy) -> Select[Any]:
     """Counts and amounts per group. Grouped by reason, a charge failing two rules counts in
     both groups, once each (a rule that failed twice on one charge is still one charge)."""
     where = conditions(search)
     if by == "reason":
-        pairs = (
-            select(r.c.code.label("code"), f.c.charge_id, f.c.amount)
-            .join(r, r.c.charge_id == f.c.charge_id)
-            .where(*where)
-            .distinct()
-            .subquery()
+        # Each (charge, code) once, by the code's first position on the charge: a probe in
+        # the (charge_id, code, position) index beside the join, where a DISTINCT over the
+        # pairs sorted them all (twice the time at a million failures).
+        earlier = aliased(r)
+        first = ~exists().where(
+            earlier.c.charge_id == r.c.charge_id,
+            earlier.c.code == r.c.code,
+            earlier.c.position < r.c.position,
         )
-        key: Any = pairs.c.code
+        key: Any = r.c.code
         return (
             select(
                 key.label("key"),
                 func.count().label("charges"),
-                func.coalesce(func.sum(pairs.c.amount), 0).label("amount"),
+                func.coalesce(func.sum(f.c.amount), 0).label("amount"),
             )
+            .select_from(f.join(r, r.c.charge_id == f.c.charge_id))
+            .where(*where, first)
             .group_by(key)
             .order_by(func.count().desc(), key)
         )
-    column = {
-        "practice": f.c.practice_id,
-        "location": f.c.location_id,
-        "payer": f.c.payer_name,
-        "run": f.c.run_number,
-    }[by]
+    if by == "payer":
+        # Payers are matched without case (the payer filter's rule), so "AETNA" and "Aetna"
+        # are one group, and its drill-down filter finds exactly its rows.
+        column: Any = func.lower(f.c.payer_name)
+        shown: Any = func.min(f.c.payer_name)
+    else:
+        column = shown = GROUP_COLUMNS[by]
     return (
         select(
-            column.label("key"),
+            shown.label("key"),
             func.count().label("charges"),
             func.coalesce(func.sum(f.c.amount), 0).label("amount"),
         )
         .where(*where)
         .group_by(column)
         .order_by(func.count().desc(), column.asc().nulls_last())
+    )
+
+
+def drill_filters(by: GroupBy, key: str | None) -> dict[str, Any]:
+    """The search filters (the API's parameter names) that find exactly one group's rows:
+    what a click on a group adds to the search it was grouped from."""
+    if key is None:
+        if by not in BLANKS:
+            raise SearchError(f"a group by {by} has no empty key")
+        return {"missing": [by]}
+    return {by: int(key) if by == "run" else key}
+
+
+def places_statement(company_id: str) -> Select[Any]:
+    """Each (practice, location) pair the company has failures in, for the search form."""
+    return (
+        select(f.c.practice_id, f.c.location_id)
+        .where(f.c.company_id == company_id)
+        .distinct()
+        .order_by(f.c.practice_id, f.c.location_id)
     )
 
 

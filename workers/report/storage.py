@@ -6,6 +6,7 @@ reprocess worker's (`reprocess_requests`/`reprocess_items`), read here only when
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     Connection,
+    Engine,
     MetaData,
     Table,
     inspect,
@@ -36,14 +38,39 @@ def search(conn: Connection, s: q.Search) -> tuple[q.Page, Decimal]:
 
 
 def groups(conn: Connection, s: q.Search, by: q.GroupBy) -> list[dict[str, Any]]:
-    return [
-        {
-            "key": None if r.key is None else str(r.key),
-            "charges": int(r.charges),
-            "amount": Decimal(r.amount or 0),
-        }
-        for r in conn.execute(q.group_statement(s, by))
-    ]
+    """Counts and amounts per group, each with the filters that drill into its rows."""
+    out = []
+    for r in conn.execute(q.group_statement(s, by)):
+        key = None if r.key is None else str(r.key)
+        out.append(
+            {
+                "key": key,
+                "charges": int(r.charges),
+                "amount": Decimal(r.amount or 0),
+                "drill": q.drill_filters(by, key),
+            }
+        )
+    return out
+
+
+def company_places(conn: Connection, company_id: str) -> dict[str, Any]:
+    """{practices: [id, ...], locations: [{id, practice}, ...]} from the company's failures
+    (every status), for the search form's drop-downs. A location seen under two practices
+    is listed under each."""
+    practices: dict[str, None] = {}
+    locations: dict[tuple[str, str | None], None] = {}
+    for r in conn.execute(q.places_statement(company_id)):
+        if r.practice_id is not None:
+            practices[r.practice_id] = None
+        if r.location_id is not None:
+            locations[(r.location_id, r.practice_id)] = None
+    return {
+        "practices": sorted(practices),
+        "locations": [
+            {"id": loc, "practice": practice}
+            for loc, practice in sorted(locations, key=lambda p: (p[0], p[1] or ""))
+        ],
+    }
 
 
 def detail(conn: Connection, charge_id: str, companies: tuple[str, ...]) -> dict[str, Any] | None:
@@ -73,13 +100,17 @@ def detail(conn: Connection, charge_id: str, companies: tuple[str, ...]) -> dict
     }
 
 
-def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] | None:
-    """What the reprocess worker did with this charge: its `reprocess_items` rows, each with
-    its request. None (not []) while that worker's tables do not exist in this database.
+#: Per engine, the reprocess worker's tables once reflected: reflecting them for every
+#: charge record was most of its time (several catalog queries on PostgreSQL). Their columns
+#: change only with a migration, which comes with a restart; a database without them yet
+#: is looked at again on the next record.
+_REPROCESS_TABLES: weakref.WeakKeyDictionary[Engine, tuple[Table, Table | None]] = weakref.WeakKeyDictionary()
 
-    The tables are reflected rather than imported so that the report does not break when
-    the reprocess worker changes its columns; every column is passed through as it is.
-    """
+
+def _reprocess_tables(conn: Connection) -> tuple[Table, Table | None] | None:
+    cached = _REPROCESS_TABLES.get(conn.engine)
+    if cached is not None:
+        return cached
     names = set(inspect(conn).get_table_names())
     if "reprocess_items" not in names:
         return None
@@ -87,12 +118,27 @@ def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] 
     items = Table("reprocess_items", reflected, autoload_with=conn)
     if "charge_id" not in items.c:
         return None
-    stmt = select(items).where(items.c.charge_id == charge_id)
     requests = None
     if "reprocess_requests" in names and "request_id" in items.c:
         requests = Table("reprocess_requests", reflected, autoload_with=conn)
         if "request_id" not in requests.c:
             requests = None
+    _REPROCESS_TABLES[conn.engine] = (items, requests)
+    return items, requests
+
+
+def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] | None:
+    """What the reprocess worker did with this charge: its `reprocess_items` rows, each with
+    its request. None (not []) while that worker's tables do not exist in this database.
+
+    The tables are reflected rather than imported so that the report does not break when
+    the reprocess worker changes its columns; every column is passed through as it is.
+    """
+    tables = _reprocess_tables(conn)
+    if tables is None:
+        return None
+    items, requests = tables
+    stmt = select(items).where(items.c.charge_id == charge_id)
     out = []
     for item in conn.execute(stmt):
         entry = dict(item._mapping)

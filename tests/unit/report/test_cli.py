@@ -60,6 +60,29 @@ def test_search_json_and_table_and_groups(db: list[ReprocessRequest]) -> None:
     assert "REQUIRED_FIELD" in run("search", "--as", "ann", "--group-by", "reason").output
 
 
+def test_search_by_amount_service_date_procedure_and_missing(db: list[ReprocessRequest]) -> None:
+    def found(*args: str) -> list[str]:
+        result = run("search", "--company", "acme-therapy", "--json", "--sort", "charge_id", *args)
+        assert result.exit_code == 0, result.output
+        return [i["charge_id"] for i in json.loads(result.output)["items"]]
+
+    assert found("--amount-min", "50", "--amount-max", "100.00") == ["A1"]
+    assert found("--procedure", "xx2") == ["A3"]
+    assert found("--service-from", "2026-11-17", "--service-to", "2026-11-17") == ["A1", "A2", "A3"]
+    assert found("--service-to", "2026-11-16") == []
+    assert found("--missing", "payer") == []
+    groups = json.loads(
+        run("search", "--company", "acme-therapy", "--group-by", "procedure", "--json").output
+    )
+    assert {g["key"]: g["drill"] for g in groups["groups"]} == {
+        "97110": {"procedure": "97110"},
+        "XX1": {"procedure": "XX1"},
+        "XX2": {"procedure": "XX2"},
+    }
+    assert run("search", "--company", "acme-therapy", "--amount-min", "1.001").exit_code == 2
+    assert run("search", "--company", "acme-therapy", "--missing", "run").exit_code == 2
+
+
 def test_search_refuses_another_company_and_bad_input(db: list[ReprocessRequest]) -> None:
     run("create-user", "ann", "--company", "acme-therapy")
     assert run("search", "--as", "ann", "--company", "other-co").exit_code == 2

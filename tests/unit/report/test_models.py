@@ -89,6 +89,32 @@ def test_search_filters_normalise_and_check() -> None:
         GroupQuery.model_validate({"by": "patient"})
 
 
+def test_service_amount_and_missing_filters_check_their_input() -> None:
+    with pytest.raises(ValidationError, match="after service_to"):
+        SearchFilters(service_from=dt.date(2026, 2, 1), service_to=dt.date(2026, 1, 1))
+    with pytest.raises(ValidationError, match="more than amount_max"):
+        SearchFilters.model_validate({"amount_min": "10.00", "amount_max": "9.00"})
+    with pytest.raises(ValidationError, match="two decimal places"):
+        SearchFilters.model_validate({"amount_min": "10.001"})
+    with pytest.raises(ValidationError, match="choose one"):
+        SearchFilters.model_validate({"practice": "north", "missing": ["practice"]})
+    with pytest.raises(ValidationError):
+        SearchFilters.model_validate({"missing": ["run"]})
+    s = SearchFilters.model_validate(
+        {
+            "service_from": "2026-01-01",
+            "service_to": "2026-01-31",
+            "amount_min": "10.50",
+            "amount_max": "99",
+            "missing": ["location", "location"],
+        }
+    ).to_search("acme")
+    assert (s.service_from, s.service_to) == (dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+    assert (s.amount_min, s.amount_max) == (Decimal("10.50"), Decimal("99.00"))
+    assert s.missing == ("location",)
+    assert GroupQuery.model_validate({"by": "procedure", "amount_min": "1.00"}).by == "procedure"
+
+
 def test_to_search_carries_every_filter() -> None:
     s = SearchFilters(practice="p", location="l", run=3, reason="X", status="all").to_search("acme")
     assert (s.company_id, s.practice_id, s.location_id, s.run_number, s.failure_code, s.status) == (

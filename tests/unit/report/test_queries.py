@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -92,7 +93,16 @@ def test_sort_is_nulls_last_and_ends_with_charge_id_for_stable_pages() -> None:
 def test_sorting_by_charge_id_adds_no_second_tie_breaker() -> None:
     text = sql(q.rows_statement(q.Search(company_id="a", sort=(("charge_id", True),))))
     assert text.count("charge_failures.charge_id") >= 1
-    assert "charge_id DESC NULLS LAST LIMIT" in text
+    assert "ORDER BY charge_failures.charge_id DESC LIMIT" in text
+
+
+def test_not_null_columns_sort_without_a_nulls_clause() -> None:
+    """A NULLS clause against the database's default for the direction keeps it from reading
+    an index in order; on a NOT NULL column it changes nothing, so it is left out."""
+    text = sql(q.rows_statement(q.Search(company_id="a")), postgresql.dialect())
+    assert "ORDER BY charge_failures.oldest_failure_date ASC, charge_failures.charge_id ASC" in text
+    text = sql(q.rows_statement(q.Search(company_id="a", sort=(("service_date", False),))))
+    assert "service_date ASC NULLS LAST" in text
 
 
 @pytest.mark.parametrize(
@@ -104,6 +114,10 @@ def test_sorting_by_charge_id_adds_no_second_tie_breaker() -> None:
         {"limit": 0},
         {"limit": q.MAX_LIMIT + 1},
         {"offset": -1},
+        {"service_from": dt.date(2026, 2, 1), "service_to": dt.date(2026, 1, 1)},
+        {"amount_min": Decimal("10.00"), "amount_max": Decimal("9.99")},
+        {"missing": ("practice",), "practice_id": "north"},
+        {"missing": ("run",)},
     ],
 )
 def test_invalid_searches_are_refused(bad: dict[str, Any]) -> None:
@@ -124,8 +138,8 @@ def test_page_next_offset(total: int, limit: int, offset: int, following: int | 
     [
         ("practice", "practice_id"),
         ("location", "location_id"),
-        ("payer", "payer_name"),
         ("run", "run_number"),
+        ("procedure", "procedure_code"),
     ],
 )
 def test_group_by_a_column_counts_and_sums_within_the_search(by: q.GroupBy, column: str) -> None:
@@ -135,10 +149,77 @@ def test_group_by_a_column_counts_and_sums_within_the_search(by: q.GroupBy, colu
     assert "company_id = 'acme'" in text and "status = 'open'" in text
 
 
+def test_group_by_payer_ignores_case_as_the_payer_filter_does() -> None:
+    text = sql(q.group_statement(q.Search(company_id="acme"), "payer"))
+    assert 'min(charge_failures.payer_name) AS "key"' in text
+    assert "GROUP BY lower(charge_failures.payer_name)" in text
+
+
+def test_service_dates_amounts_and_missing_fields_become_conditions() -> None:
+    s = q.Search(
+        company_id="acme",
+        service_from=dt.date(2026, 3, 1),
+        service_to=dt.date(2026, 3, 31),
+        amount_min=Decimal("100.00"),
+        amount_max=Decimal("250.50"),
+        missing=("practice", "payer"),
+    )
+    text = sql(q.count_statement(s))
+    for fragment in (
+        "service_date >= '2026-03-01'",
+        "service_date <= '2026-03-31'",
+        "amount >= 100.00",
+        "amount <= 250.50",
+        "practice_id IS NULL",
+        "payer_name IS NULL",
+    ):
+        assert fragment in text, fragment
+    assert "location_id IS NULL" not in text
+
+
+@pytest.mark.parametrize(
+    ("by", "key", "expected"),
+    [
+        ("reason", "REQUIRED_FIELD", {"reason": "REQUIRED_FIELD"}),
+        ("practice", "north", {"practice": "north"}),
+        ("practice", None, {"missing": ["practice"]}),
+        ("location", None, {"missing": ["location"]}),
+        ("payer", "Aetna", {"payer": "Aetna"}),
+        ("payer", None, {"missing": ["payer"]}),
+        ("run", "7", {"run": 7}),
+        ("procedure", "97110", {"procedure": "97110"}),
+        ("procedure", None, {"missing": ["procedure"]}),
+    ],
+)
+def test_every_group_has_a_drill_down_filter(by: q.GroupBy, key: str | None, expected: dict) -> None:
+    assert q.drill_filters(by, key) == expected
+
+
+def test_every_group_by_has_a_drill_down() -> None:
+    for by in q.GROUPS:
+        assert q.drill_filters(by, "1")  # type: ignore[arg-type]
+    with pytest.raises(q.SearchError):
+        q.drill_filters("run", None)
+
+
+def test_places_are_the_companys_practice_location_pairs() -> None:
+    text = sql(q.places_statement("acme"))
+    assert "SELECT DISTINCT charge_failures.practice_id, charge_failures.location_id" in text
+    assert "company_id = 'acme'" in text and "status" not in text
+
+
 def test_group_by_reason_counts_each_charge_once_per_reason() -> None:
     text = sql(q.group_statement(q.Search(company_id="acme"), "reason"))
-    assert "SELECT DISTINCT charge_failure_reasons.code" in text
-    assert "GROUP BY anon_1.code" in text
+    assert (
+        "JOIN charge_failure_reasons ON charge_failure_reasons.charge_id = charge_failures.charge_id" in text
+    )
+    assert (
+        "NOT (EXISTS (SELECT * FROM charge_failure_reasons AS charge_failure_reasons_1 "
+        "WHERE charge_failure_reasons_1.charge_id = charge_failure_reasons.charge_id "
+        "AND charge_failure_reasons_1.code = charge_failure_reasons.code "
+        "AND charge_failure_reasons_1.position < charge_failure_reasons.position))"
+    ) in text
+    assert "GROUP BY charge_failure_reasons.code" in text
     assert "company_id = 'acme'" in text
 
 
