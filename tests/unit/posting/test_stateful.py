@@ -115,7 +115,6 @@ class PostingMachine(RuleBasedStateMachine):
         assert 1 <= bill.current_payer <= len(bill.payers)
         assert bill.balance == bill.balance.quantize(Decimal("0.01"))
 
-
     @invariant()
     def payer_can_always_move(self) -> None:
         # The amended J row: RB and J are exact complements, so a bill with a balance and a
