@@ -1,0 +1,124 @@
+"""The test 835 files under tests/x12/835/, as `Remittance` values.
+
+`python -m tests.x12.samples` writes them again; tests/unit/remittance/test_samples.py
+checks the files on disk are these and that pyx12 validates every one.
+
+The claims they pay are the bills of `tests/unit/remittance/builders.py`: each bill is
+100.00 with payers AET (Aetna), then MCS (a supplement), then the patient.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.x12.era_builder import ClaimPayment, Line, ProviderAdjustment, Remittance, build
+
+HERE = Path(__file__).parent / "835"
+
+#: One payer paying several claims: in full, partly (CO-45 + PR-2), all deductible (PR-1).
+SEVERAL = Remittance(
+    trace="EFT0001",
+    claims=(
+        ClaimPayment("CLM-A", "1", "100", "100", lines=(Line("97110", "100", "100"),)),
+        ClaimPayment(
+            "CLM-B",
+            "1",
+            "100",
+            "60",
+            "15",
+            lines=(
+                Line("97110", "60", "40", adjustments=(("CO", "45", "10"), ("PR", "2", "10"))),
+                Line(
+                    "97140", "40", "20", adjustments=(("CO", "45", "15"), ("PR", "2", "5")), rarcs=("N130",)
+                ),
+            ),
+        ),
+        ClaimPayment("CLM-C", "1", "100", "0", "100", adjustments=(("PR", "1", "100"),), rarcs=("MA01",)),
+    ),
+)
+
+DENIAL = Remittance(
+    trace="EFT0002",
+    claims=(
+        ClaimPayment(
+            "CLM-D",
+            "4",
+            "100",
+            "0",
+            lines=(Line("97110", "100", "0", adjustments=(("CO", "50", "100"),), rarcs=("N115",)),),
+        ),
+    ),
+)
+
+#: A payment, then its reversal and the corrected payment in a later ERA.
+FIRST_PAYMENT = Remittance(
+    trace="EFT0003",
+    claims=(
+        ClaimPayment(
+            "CLM-E", "1", "100", "70", "10", "PCN-E1", adjustments=(("CO", "45", "20"), ("PR", "2", "10"))
+        ),
+    ),
+)
+REVERSAL = Remittance(
+    trace="EFT0004",
+    claims=(
+        ClaimPayment(
+            "CLM-E",
+            "22",
+            "-100",
+            "-70",
+            "-10",
+            "PCN-E1",
+            adjustments=(("CO", "45", "-20"), ("PR", "2", "-10")),
+        ),
+        ClaimPayment(
+            "CLM-E", "1", "100", "80", "10", "PCN-E2", adjustments=(("CO", "45", "10"), ("PR", "2", "10"))
+        ),
+    ),
+)
+
+#: Provider-level adjustments: interest paid to the provider, an overpayment recouped.
+PROVIDER_ADJUSTMENTS = Remittance(
+    trace="EFT0005",
+    claims=(ClaimPayment("CLM-F", "1", "100", "80", adjustments=(("CO", "45", "20"),)),),
+    provider_adjustments=(
+        ProviderAdjustment("L6", "INT2026", "-2.50"),
+        ProviderAdjustment("WO", "PCN-OLD9", "30"),
+    ),
+)
+
+#: One claim payment no bill matches.
+UNMATCHED = Remittance(
+    trace="EFT0006",
+    claims=(ClaimPayment("CLM-NOPE", "1", "100", "80", adjustments=(("CO", "45", "20"),)),),
+)
+
+#: The secondary's ERA after the primary's: OA-23 is the primary's adjudication.
+SECONDARY = Remittance(
+    trace="EFT0007",
+    payer_id="MCS",
+    payer_name="MEDICARE SUPPLEMENT",
+    claims=(
+        ClaimPayment("CLM-B", "2", "100", "12", "3", adjustments=(("OA", "23", "85"), ("PR", "2", "3"))),
+    ),
+)
+
+SAMPLES = {
+    "several_claims.835": SEVERAL,
+    "denial.835": DENIAL,
+    "payment_to_reverse.835": FIRST_PAYMENT,
+    "reversal_and_correction.835": REVERSAL,
+    "provider_adjustments.835": PROVIDER_ADJUSTMENTS,
+    "unmatched.835": UNMATCHED,
+    "secondary.835": SECONDARY,
+}
+
+
+def texts() -> dict[str, str]:
+    return {name: build(era, control=n) for n, (name, era) in enumerate(SAMPLES.items(), start=1)}
+
+
+if __name__ == "__main__":
+    HERE.mkdir(exist_ok=True)
+    for name, text in texts().items():
+        (HERE / name).write_text(text)
