@@ -18,6 +18,7 @@ WORKERS = {
     "formatter": "workers.formatter.agent",
     "posting": "workers.posting.agent",
     "reprocess": "workers.reprocess.agent",
+    "remittance": "workers.remittance.agent",
 }
 
 
@@ -36,6 +37,12 @@ _mount("workers.posting.cli", "bills", "Bills, ledgers and A/R reports from bill
 _mount("workers.report.cli", "report", "The Failed Charges report service, its users, and reprocessing.")
 _mount("claimflow.demo", "demo", "The demo `make run` drives.")
 _mount("workers.deadletters.cli", "dead-letters", "List, show and replay dead letters (docs/OPERATIONS.md).")
+_mount(
+    "workers.remittance.cli", "remittances", "835 remittances: import, ERA totals, unmatched claim payments."
+)
+app.add_typer(
+    importlib.import_module("workers.remittance.cli").x12_app, name="x12", help="X12 files (835 import)."
+)
 
 
 def _check_services(settings: Settings) -> None:

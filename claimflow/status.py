@@ -17,6 +17,7 @@ CONSUMES = {
     "formatter": (topics.CHARGES,),
     "posting": (topics.CLAIMS, topics.POSTINGS),
     "reprocess": (topics.REPROCESS_REQUESTS,),
+    "remittance": (topics.CLAIMS, topics.REMITTANCES),
 }
 
 
