@@ -45,7 +45,7 @@ def utcnow() -> dt.datetime:
 
 class RemittanceHandler:
     name = "remittance"
-    models: tuple[type[RemittanceFile] | type[RemittanceRetry], ...] = (RemittanceFile, RemittanceRetry)
+    models: tuple[type[RemittanceFile | RemittanceRetry], ...] = (RemittanceFile, RemittanceRetry)
 
     def __init__(
         self, *, prefix: str = "", config: MappingConfig | None = None, clock: Clock = utcnow
@@ -56,7 +56,7 @@ class RemittanceHandler:
         self.postings_topic = f"{prefix}{POSTINGS}"
 
     def handle(
-        self, conn: Connection, batch: Sequence[Incoming[RemittanceFile] | Incoming[RemittanceRetry]]
+        self, conn: Connection, batch: Sequence[Incoming[RemittanceFile | RemittanceRetry]]
     ) -> list[Outgoing]:
         out: list[Outgoing] = []
         for item in batch:
