@@ -74,6 +74,13 @@ async def _send(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
 
 def import_files(files: list[Path], settings: Settings, by: str | None = None) -> list[tuple[str, str]]:
     """Publish `files`; answers (file, key) per file published."""
+    return asyncio.run(publish_files(files, settings, by))
+
+
+async def publish_files(
+    files: list[Path], settings: Settings, by: str | None = None
+) -> list[tuple[str, str]]:
+    """`import_files` inside a running event loop."""
     now = dt.datetime.now(dt.UTC)
     messages = []
     sent = []
@@ -88,7 +95,7 @@ def import_files(files: list[Path], settings: Settings, by: str | None = None) -
         message = RemittanceFile(x12=text, file_name=path.name, submitted_at=now, submitted_by=by)
         messages.append((key, encode(message)))
         sent.append((str(path), key))
-    asyncio.run(_send(settings, messages))
+    await _send(settings, messages)
     return sent
 
 
