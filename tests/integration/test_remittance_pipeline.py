@@ -29,7 +29,8 @@ from contracts.posting import Posting
 from contracts.topics import CHARGES, CLAIMS, POSTING_RESULTS, POSTINGS
 from tests.factories import charge
 from tests.pipeline import ROOT, Record, WorkerProcess, consume_until, produce, worker_env
-from tests.x12.era_builder import ClaimPayment, Remittance, build
+from tests.x12.era_builder import build
+from tests.x12.samples import paying_four_ways
 from workers.posting import storage as posting_storage
 from workers.posting.bill import Bill, open_bill
 from workers.posting.rules import Applied, apply_posting
@@ -39,7 +40,6 @@ from workers.remittance.cli import publish_files
 pytestmark = pytest.mark.integration
 
 TODAY = dt.date.today()
-CENT = Decimal("0.01")
 
 
 def visit(i: int) -> Charge:
@@ -81,47 +81,6 @@ def workers(env: dict[str, str], topic_prefix: str, tmp_path: Path) -> Iterator[
         assert "Traceback" not in w.log_text(), w.log_text()[-3000:]
 
 
-def remittance_for(claims: list[Claim]) -> tuple[Remittance, dict[str, tuple[Decimal, int, bool]], int]:
-    """An 835 paying `claims` four ways, the bills' expected (balance, payer, rejected) and
-    the number of postings it makes."""
-    payments = []
-    expected: dict[str, tuple[Decimal, int, bool]] = {}
-    postings = 0
-    for k, c in enumerate(claims):
-        total = c.total_amount
-        kind = k % 4
-        if kind == 0:  # paid in full
-            payments.append(ClaimPayment(c.claim_id, "1", str(total), str(total)))
-            expected[c.bill_id] = (Decimal("0.00"), 1, False)
-            postings += 1
-        elif kind == 1:  # paid 70%, CO-45 20%, PR-2 the rest: rebilled to the patient
-            paid = (total * Decimal("0.7")).quantize(CENT)
-            co = (total * Decimal("0.2")).quantize(CENT)
-            pr = total - paid - co
-            adjustments = (("CO", "45", str(co)), ("PR", "2", str(pr)))
-            payments.append(
-                ClaimPayment(c.claim_id, "1", str(total), str(paid), str(pr), adjustments=adjustments)
-            )
-            expected[c.bill_id] = (pr, 2, False)
-            postings += 3
-        elif kind == 2:  # all deductible: J to the patient
-            adjustments = (("PR", "1", str(total)),)
-            payments.append(
-                ClaimPayment(c.claim_id, "1", str(total), "0", str(total), adjustments=adjustments)
-            )
-            expected[c.bill_id] = (total, 2, True)
-            postings += 1
-        else:  # denied
-            adjustments = (("CO", "50", str(total)),)
-            payments.append(
-                ClaimPayment(c.claim_id, "4", str(total), "0", adjustments=adjustments, rarcs=("N115",))
-            )
-            expected[c.bill_id] = (total, 1, True)
-            postings += 1
-    era = Remittance(trace="E2E0001", payer_id="medicare", payer_name="MEDICARE", claims=tuple(payments))
-    return era, expected, postings
-
-
 async def wait_for(engine: Engine, check: object, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -156,7 +115,9 @@ async def test_charges_to_claims_to_835_to_bill_balances(
     ids = {c.bill_id for c in claims}
     await wait_for(engine, lambda conn: set(posting_storage.load_bills(conn, ids)) == ids)
 
-    era, expected, posting_count = remittance_for(sorted(claims, key=lambda c: c.claim_id))
+    era, expected, posting_count = paying_four_ways(
+        sorted(claims, key=lambda c: c.claim_id), "E2E0001", "medicare", "MEDICARE"
+    )
     path = tmp_path / "medicare.835"
     path.write_text(build(era))
     settings = Settings().model_copy(

@@ -9,11 +9,15 @@ The claims they pay are the bills of `tests/unit/remittance/builders.py`: each b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
+from contracts.claim import Claim
 from tests.x12.era_builder import ClaimPayment, Line, ProviderAdjustment, Remittance, build
 
 HERE = Path(__file__).parent / "835"
+CENT = Decimal("0.01")
 
 #: One payer paying several claims: in full, partly (CO-45 + PR-2), all deductible (PR-1).
 SEVERAL = Remittance(
@@ -112,6 +116,50 @@ SAMPLES = {
     "unmatched.835": UNMATCHED,
     "secondary.835": SECONDARY,
 }
+
+
+def paying_four_ways(
+    claims: Sequence[Claim], trace: str, payer_id: str, payer_name: str
+) -> tuple[Remittance, dict[str, tuple[Decimal, int, bool]], int]:
+    """An 835 paying `claims` four ways (in full; partly with CO-45 and PR-2; all PR-1
+    deductible; denied), for bills whose second payer is the patient; with the bills'
+    expected (balance, current payer, rejected) and the number of postings it makes."""
+    payments = []
+    expected: dict[str, tuple[Decimal, int, bool]] = {}
+    postings = 0
+    for k, c in enumerate(claims):
+        total = c.total_amount
+        kind = k % 4
+        if kind == 0:  # paid in full
+            payments.append(ClaimPayment(c.claim_id, "1", str(total), str(total)))
+            expected[c.bill_id] = (Decimal("0.00"), 1, False)
+            postings += 1
+        elif kind == 1:  # paid 70%, CO-45 20%, PR-2 the rest: rebilled to the patient
+            paid = (total * Decimal("0.7")).quantize(CENT)
+            co = (total * Decimal("0.2")).quantize(CENT)
+            pr = total - paid - co
+            adjustments = (("CO", "45", str(co)), ("PR", "2", str(pr)))
+            payments.append(
+                ClaimPayment(c.claim_id, "1", str(total), str(paid), str(pr), adjustments=adjustments)
+            )
+            expected[c.bill_id] = (pr, 2, False)
+            postings += 3
+        elif kind == 2:  # all deductible: J to the patient
+            adjustments = (("PR", "1", str(total)),)
+            payments.append(
+                ClaimPayment(c.claim_id, "1", str(total), "0", str(total), adjustments=adjustments)
+            )
+            expected[c.bill_id] = (total, 2, True)
+            postings += 1
+        else:  # denied
+            adjustments = (("CO", "50", str(total)),)
+            payments.append(
+                ClaimPayment(c.claim_id, "4", str(total), "0", adjustments=adjustments, rarcs=("N115",))
+            )
+            expected[c.bill_id] = (total, 1, True)
+            postings += 1
+    era = Remittance(trace=trace, payer_id=payer_id, payer_name=payer_name, claims=tuple(payments))
+    return era, expected, postings
 
 
 def texts() -> dict[str, str]:
