@@ -28,6 +28,7 @@ from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
 from workers.report.auth import TOKEN_PREFIX, AccessDenied, Caller
 from workers.report.deadletters_api import dead_letter_router
+from workers.report.remittances_api import remittance_router
 from workers.report.models import (
     ChargeDetail,
     FailedCharge,
@@ -160,6 +161,7 @@ def create_app(
     app.state.clock = clock
     app.middleware("http")(guard_and_log)
     app.include_router(dead_letter_router(settings, db, caller))
+    app.include_router(remittance_router(db, caller))
 
     @app.get("/healthz", summary="Liveness and database check", tags=["service"])
     def healthz() -> dict[str, str]:
