@@ -63,8 +63,8 @@ async def test_remittance_sigkill_and_crash_after_commit_lose_and_double_nothing
     messages = []
     for f in range(files):
         chunk = claims[f * per_file : (f + 1) * per_file]
-        era, bills, count = paying_four_ways(chunk, f"KILL{f:04d}", "AET", "AETNA")
-        expected.update(bills)
+        era, planned, count = paying_four_ways(chunk, f"KILL{f:04d}", "AET", "AETNA")
+        expected.update(planned)
         posting_count += count
         message = RemittanceFile(x12=build(era, control=f + 1), file_name=f"k{f}.835", submitted_at=NOW)
         messages.append((f"AET:KILL{f:04d}".encode(), encode(message)))
@@ -107,7 +107,7 @@ async def test_remittance_sigkill_and_crash_after_commit_lose_and_double_nothing
     with engine.connect() as conn:
         eras = conn.execute(select(rt.eras.c.era_key, rt.eras.c.times_received)).all()
         assert len(eras) == files and all(times == 1 for _key, times in eras)
-        outcomes = dict(
+        outcomes: dict[str, int] = dict(
             conn.execute(
                 select(rt.era_claim_payments.c.outcome, func.count()).group_by(
                     rt.era_claim_payments.c.outcome

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from claimflow.db import create_all, make_engine
 from claimflow.settings import Settings
@@ -91,6 +91,11 @@ async def wait_for(engine: Engine, check: object, timeout: float = 90.0) -> None
     raise AssertionError("timed out")
 
 
+def received_twice(conn: Connection) -> bool:
+    totals = views.era_totals(conn)
+    return bool(totals) and totals[0].times_received == 2
+
+
 def replayed(claim: Claim, postings: dict[str, Posting], engine: Engine) -> Bill:
     bill = open_bill(claim)
     with engine.connect() as conn:
@@ -136,7 +141,7 @@ async def test_charges_to_claims_to_835_to_bill_balances(
         timeout=120,
         settle=2,
     )
-    await wait_for(engine, lambda conn: (views.era_totals(conn) or [None])[0].times_received == 2)  # type: ignore[union-attr]
+    await wait_for(engine, received_twice)
     postings = {
         p.posting_id: p for p in (decode(r.value, Posting) for r in results if r.topic.endswith(POSTINGS))
     }

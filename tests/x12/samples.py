@@ -125,6 +125,7 @@ def paying_four_ways(
     deductible; denied), for bills whose second payer is the patient; with the bills'
     expected (balance, current payer, rejected) and the number of postings it makes."""
     payments = []
+    adjustments: tuple[tuple[str, str, str], ...]
     expected: dict[str, tuple[Decimal, int, bool]] = {}
     postings = 0
     for k, c in enumerate(claims):
