@@ -28,7 +28,6 @@ from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
 from workers.report.auth import TOKEN_PREFIX, AccessDenied, Caller
 from workers.report.deadletters_api import dead_letter_router
-from workers.report.remittances_api import remittance_router
 from workers.report.models import (
     ChargeDetail,
     FailedCharge,
@@ -43,6 +42,7 @@ from workers.report.models import (
     SearchQuery,
 )
 from workers.report.publish import KafkaPublisher, Publisher, PublishError
+from workers.report.remittances_api import remittance_router
 
 log = logging.getLogger("claimflow.report")
 bearer = HTTPBearer(auto_error=False, description="An API token from `claimflow report create-user`.")
