@@ -28,7 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ceiling, ladder, latency, workers
+from bench import ceiling, ladder, latency, remittance, workers
 from bench.common import BenchEnv, close_env, start_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,12 +55,14 @@ class Mode:
     latency_seconds: float
     #: Ceiling rounds (of `ceiling` messages) before the workers, and as many after.
     ceiling_rounds: int
+    #: 835 claim payments (in files of bench.remittance.PER_FILE) for the remittance worker.
+    remittance: int = 1_000
 
 
 MODES = {
-    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 1),
-    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 2),
-    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3),
+    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 1, 500),
+    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 2, 5_000),
+    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3, 20_000),
 }
 
 #: Wide enough for the tables when the output is a pipe (make, CI logs), not a terminal.
@@ -195,6 +197,13 @@ def run(mode: Mode) -> dict[str, Any]:
             results["workers"]["posting_sqlite"] = skipped
             results["workers"]["posting_postgres"] = skipped
 
+        # 835 claim payments per second, and the postings they make (bench/remittance.py).
+        results["workers"]["remittance_sqlite"] = _section(
+            results,
+            "remittance_sqlite",
+            lambda: _run(lambda: remittance.remittance(env, mode.remittance, "sqlite")),
+        )
+
         ceiling_rounds("after")
         py = ceiling.summarize(timed)
         results["ceiling"] = {"python_passthrough": py, "kafka_perf": perf}
@@ -325,6 +334,8 @@ def show(results: dict[str, Any]) -> None:
     for name, w in results.get("workers", {}).items():
         mem = w.get("memory", {})
         note = w.get("error") or w.get("skipped")
+        if w.get("postings_per_s") is not None:
+            name = f"{name} ({w.get('unit')}; {_fmt(w['postings_per_s'])} postings/s)"
         thr.add_row(
             name,
             _fmt(w.get("messages")),

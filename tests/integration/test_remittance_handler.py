@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from claimflow.db import create_all, make_engine, unit_of_work
+from claimflow.sample.era835 import build
 from contracts.codec import decode, encode
 from contracts.posting import Posting
 from contracts.remittance import RemittanceFile, RemittanceRetry
@@ -21,7 +22,6 @@ from contracts.topics import CLAIMS, DEAD_LETTER, POSTINGS, REMITTANCES
 from tests.unit.posting.builders import make_claim
 from tests.unit.remittance.builders import PAYERS
 from tests.x12 import samples
-from tests.x12.era_builder import build
 from workers.common.messages import Incoming, Outgoing, Received
 from workers.posting import storage as posting_storage
 from workers.posting.bill import Bill, open_bill

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Connection, Engine
 
 from claimflow.db import create_all, make_engine
+from claimflow.sample.era835 import build
 from claimflow.settings import Settings
 from contracts.charge import Charge
 from contracts.claim import Claim
@@ -29,7 +30,6 @@ from contracts.posting import Posting
 from contracts.topics import CHARGES, CLAIMS, POSTING_RESULTS, POSTINGS
 from tests.factories import charge
 from tests.pipeline import ROOT, Record, WorkerProcess, consume_until, produce, worker_env
-from tests.x12.era_builder import build
 from tests.x12.samples import paying_four_ways
 from workers.posting import storage as posting_storage
 from workers.posting.bill import Bill, open_bill

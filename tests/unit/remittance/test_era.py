@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from claimflow.sample.era835 import ClaimPayment, Line, Remittance, build
 from tests.x12 import samples
-from tests.x12.era_builder import ClaimPayment, Line, Remittance, build
 from workers.remittance.era import EraRefused, read_eras
 
 

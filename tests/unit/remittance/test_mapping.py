@@ -7,9 +7,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from claimflow.sample.era835 import ClaimPayment, Remittance, build
 from tests.unit.remittance.builders import PAYERS, bill
 from tests.x12 import samples
-from tests.x12.era_builder import ClaimPayment, Remittance, build
 from workers.posting.bill import Bill
 from workers.posting.rules import Applied, apply
 from workers.remittance.era import Era, read_eras
