@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -238,3 +239,36 @@ def test_malformed_835_is_dead_lettered_with_its_reason(engine: Engine) -> None:
     headers = dict(dead.headers)
     assert headers["x-error_kind"] == b"invalid"
     assert b"Claim Status Code" in headers["x-error"]
+
+
+def test_cli_lists_eras_and_unmatched_and_resolves_by_hand(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from claimflow.settings import Settings
+    from workers.remittance import cli
+
+    p = Pipeline(engine)
+    p.era(build(samples.UNMATCHED))
+    p.era(build(samples.PROVIDER_ADJUSTMENTS))
+    monkeypatch.setattr(cli, "get_settings", lambda: Settings().model_copy(update={"database_url": db_url}))
+    runner = CliRunner()
+    eras = runner.invoke(cli.remittance_app, ["eras", "--json"])
+    assert eras.exit_code == 0, eras.output
+    assert {e["trace"] for e in json.loads(eras.output)} == {"EFT0006", "EFT0005"}
+    table = runner.invoke(cli.remittance_app, ["eras"])
+    assert "L6: Interest owed (INT2026): -2.50" in table.output
+    unmatched = json.loads(runner.invoke(cli.remittance_app, ["unmatched", "--json"]).output)
+    assert [u["claim_id"] for u in unmatched] == ["CLM-NOPE", "CLM-F"]
+    resolved = runner.invoke(
+        cli.remittance_app, ["resolve", str(unmatched[0]["id"]), "--note", "posted by hand"]
+    )
+    assert resolved.exit_code == 0, resolved.output
+    again = runner.invoke(cli.remittance_app, ["resolve", str(unmatched[0]["id"]), "--note", "twice"])
+    assert again.exit_code == 2
+    left = json.loads(runner.invoke(cli.remittance_app, ["unmatched", "--json"]).output)
+    assert [u["claim_id"] for u in left] == ["CLM-F"]
+    with engine.connect() as conn:
+        (era,) = [e for e in views.era_totals(conn) if e.trace == "EFT0006"]
+    assert era.other == Decimal("80.00") and era.outcomes == {"resolved": 1}
