@@ -92,3 +92,11 @@ def test_a_file_that_does_not_validate_is_refused_with_pyx12s_words(text: str, w
     with pytest.raises(EraRefused) as refused:
         read_eras(text)
     assert words in refused.value.reason
+
+
+def test_the_import_key_is_the_payer_and_trace_number() -> None:
+    from workers.remittance.cli import era_key_of
+
+    assert era_key_of(build(samples.SEVERAL)) == "AET:EFT0001"
+    assert era_key_of(build(samples.SECONDARY)) == "MCS:EFT0007"
+    assert era_key_of("hello") == ""
