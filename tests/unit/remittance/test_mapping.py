@@ -177,3 +177,27 @@ def test_any_balanced_claim_payment_posts_or_parks_and_balances_match(
     assert after.invariant_violations() == []
     moved = pr > 0 and payers > 1
     assert after.current_payer == (2 if moved else 1)
+
+
+def test_pi_is_a_contractual_by_default_and_recorded_when_configured() -> None:
+    claim = ClaimPayment("CLM-P", "1", "100", "70", adjustments=(("PI", "104", "30"),))
+    era = era_of(Remittance(trace="P1", claims=(claim,)))
+    assert codes(plan(bill("CLM-P"), era, era.claims[0], CONFIG)) == ["PI 70.00", "C 30.00"]
+    recorded = MappingConfig(groups={"OA": "record", "PI": "record"})
+    p = plan(bill("CLM-P"), era, era.claims[0], recorded)
+    assert codes(p) == ["PI 70.00"]
+    assert p.notes == ("PI-104: Managed care withholding: 30.00 stays on the balance",)
+
+
+def test_a_code_missing_from_the_table_is_shown_as_itself() -> None:
+    claim = ClaimPayment("CLM-Q", "1", "100", "90", adjustments=(("CO", "Z9", "10"),))
+    era = era_of(Remittance(trace="Q1", claims=(claim,)))
+    p = plan(bill("CLM-Q"), era, era.claims[0], CONFIG)
+    assert p.postings[1].note == "CO-Z9: (no description on file)"
+
+
+def test_a_status_that_is_no_payment_is_parked() -> None:
+    claim = ClaimPayment("CLM-R", "25", "100", "0", adjustments=(("CO", "45", "100"),))
+    era = era_of(Remittance(trace="R1", claims=(claim,)))
+    p = plan(bill("CLM-R"), era, era.claims[0], CONFIG)
+    assert p.parked and "predetermination pricing only" in p.parked
