@@ -281,4 +281,6 @@ def _by_reason(claim: ClaimPayment) -> dict[tuple[str, str], Decimal]:
 
 def _claim_words(claim: ClaimPayment) -> str:
     words = STATUS_WORDS.get(claim.status, claim.status)
-    return f"claim {claim.claim_id} {words}, payer claim {claim.payer_claim_number}"[:500]
+    remarks = "; ".join(carc.remark(code) for code in claim.all_remarks)
+    text = f"claim {claim.claim_id} {words}, payer claim {claim.payer_claim_number}"
+    return (f"{text}; remarks: {remarks}" if remarks else text)[:500]

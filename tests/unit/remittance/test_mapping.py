@@ -50,6 +50,7 @@ def test_partial_payment_posts_allowance_with_carc_and_rebills_the_patient_share
     p = plan(bill("CLM-B"), era, era.claims[1], CONFIG)
     assert codes(p) == ["PI 60.00", "C 25.00", "RB"]
     assert p.postings[1].note.startswith("CO-45: Charge exceeds fee schedule")
+    assert "remarks: N130: Consult plan benefit documents" in p.postings[0].note
     after = p.bill_after
     assert after is not None and (after.balance, after.current_payer) == (Decimal("15.00"), 2)
     assert any(n.startswith("PR-2: Coinsurance Amount: 15.00") for n in p.notes)
