@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -202,3 +203,61 @@ def test_a_status_that_is_no_payment_is_parked() -> None:
     era = era_of(Remittance(trace="R1", claims=(claim,)))
     p = plan(bill("CLM-R"), era, era.claims[0], CONFIG)
     assert p.parked and "predetermination pricing only" in p.parked
+
+
+def _split(charge: Decimal, paid_share: Decimal, co_share: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    paid = (charge * paid_share).quantize(Decimal("0.01"))
+    co = ((charge - paid) * co_share).quantize(Decimal("0.01"))
+    return paid, co, charge - paid - co
+
+
+def _claim_payment(index: int, status: str, charge: Decimal, split: tuple[Decimal, ...], pcn: str) -> Any:
+    from workers.remittance.era import Cas
+    from workers.remittance.era import ClaimPayment as Read
+
+    sign = Decimal(-1) if status == "22" else Decimal(1)
+    paid, co, pr = (x * sign for x in split)
+    adjustments = tuple(Cas(g, r, a) for g, r, a in (("CO", "45", co), ("PR", "2", pr)) if a != 0)
+    return Read(index, "CLM-S", status, charge * sign, paid, pr, pcn, adjustments)
+
+
+shares = st.decimals(min_value=0, max_value=1, places=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    charge=st.decimals(min_value=Decimal("0.01"), max_value=500, places=2),
+    first=st.tuples(shares, shares),
+    second=st.tuples(shares, shares),
+    payers=st.integers(min_value=1, max_value=3),
+)
+def test_payment_reversal_and_correction_end_where_the_correction_alone_would(
+    charge: Decimal,
+    first: tuple[Decimal, Decimal],
+    second: tuple[Decimal, Decimal],
+    payers: int,
+) -> None:
+    """Whatever the first payment and the corrected one, after the reversal the bill is the
+    bill the corrected payment alone makes: nothing of the first is left standing."""
+    era = Era("AET", "AETNA", "S1", Decimal(0), "ACH", None, "")
+    start = bill("CLM-S", total=str(charge), payers=PAYERS[:payers])
+    original = _claim_payment(1, "1", charge, _split(charge, *first), "PCN-1")
+    paid_first = plan(start, era, original, CONFIG)
+    assert paid_first.parked is None, paid_first.parked
+    after_first = replay(start, paid_first)
+    reversal = _claim_payment(2, "22", charge, _split(charge, *first), "PCN-1")
+    undone = plan(after_first, era, reversal, CONFIG, paid_first.postings, 1)
+    if any(p.next_payer for p in paid_first.postings):
+        assert undone.parked and "Rejection (J)" in undone.parked  # J has no undo: by hand
+        return
+    assert undone.parked is None, undone.parked
+    after_reversal = replay(after_first, undone)
+    assert (after_reversal.balance, after_reversal.current_payer) == (start.balance, 1)
+    assert all(p.cash_balance == 0 and p.contractual_balance == 0 for p in after_reversal.payers)
+    corrected = _claim_payment(3, "1", charge, _split(charge, *second), "PCN-2")
+    final = replay(after_reversal, plan(after_reversal, era, corrected, CONFIG))
+    alone = replay(start, plan(start, era, corrected, CONFIG))
+    assert (final.balance, final.current_payer) == (alone.balance, alone.current_payer)
+    assert [(p.cash_balance, p.contractual_balance) for p in final.payers] == [
+        (p.cash_balance, p.contractual_balance) for p in alone.payers
+    ]
