@@ -120,10 +120,17 @@ def import_command(files: Files) -> None:
     _import(files)
 
 
-@x12_app.command("import-835")
 def import_835(files: Files) -> None:
     """Publish 835 remittance files (the same as `claimflow remittances import`)."""
     _import(files)
+
+
+def register_x12(group: typer.Typer) -> None:
+    """Add `import-835` to an X12 command group (this module's own, or another's)."""
+    group.command("import-835")(import_835)
+
+
+register_x12(x12_app)
 
 
 @remittance_app.command("eras")
