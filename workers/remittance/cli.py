@@ -63,7 +63,11 @@ async def _send(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
         enable_idempotence=True,
         **client_kwargs(settings),
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except Exception:
+        await producer.stop()
+        raise
     try:
         topic = settings.topic(REMITTANCES)
         for key, value in messages:
@@ -103,8 +107,13 @@ def _import(files: list[Path]) -> None:
     settings = get_settings()
     try:
         sent = import_files(files, settings, _user())
-    except OSError as exc:
-        console.print(f"[red]Cannot publish to the broker: {type(exc).__name__}[/red]")
+    except typer.BadParameter:
+        raise
+    except Exception as exc:  # the broker refused or is down: say so, in one line
+        console.print(
+            f"[red]Cannot publish to the broker at {escape(settings.bootstrap_servers)}: "
+            f"{type(exc).__name__}[/red]; nothing was imported"
+        )
         raise typer.Exit(2) from None
     for path, key in sent:
         console.print(f"published {escape(path)} as ERA {escape(key or '(unreadable)')}")
