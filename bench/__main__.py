@@ -29,7 +29,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ceiling, ladder, latency, overhead, report, workers
+from bench import ceiling, ladder, latency, overhead, remittance, report, workers
 from bench.common import BenchEnv, close_env, start_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,12 +62,14 @@ class Mode:
     ceiling_rounds: int
     overhead_rounds: int
     overhead_messages: int
+    #: 835 claim payments (in files of bench.remittance.PER_FILE) for the remittance worker.
+    remittance: int = 1_000
 
 
 MODES = {
-    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 1, 2, 3_000),
-    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 2, 3, 50_000),
-    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3, 3, 100_000),
+    "quick": Mode("quick", 5_000, 20_000, 3_000, 3_000, 2_000, 8, 1, 2, 3_000, 500),
+    "medium": Mode("medium", 100_000, 500_000, 200_000, 200_000, 50_000, 30, 2, 3, 50_000, 5_000),
+    "full": Mode("full", 200_000, 1_000_000, 1_000_000, 1_000_000, 200_000, 60, 3, 3, 100_000, 20_000),
 }
 #: The most throughput metrics may cost (issue #18), as a percentage.
 METRICS_OVERHEAD_PCT = 3.0
@@ -208,6 +210,13 @@ def run(mode: Mode) -> dict[str, Any]:
             skipped = {"skipped": f"posting worker not available: {missing}"}
             results["workers"]["posting_sqlite"] = skipped
             results["workers"]["posting_postgres"] = skipped
+
+        # 835 claim payments per second, and the postings they make (bench/remittance.py).
+        results["workers"]["remittance_sqlite"] = _section(
+            results,
+            "remittance_sqlite",
+            lambda: _run(lambda: remittance.remittance(env, mode.remittance, "sqlite")),
+        )
 
         ceiling_rounds("after")
         py = ceiling.summarize(timed)
@@ -428,6 +437,8 @@ def show(results: dict[str, Any]) -> None:
     for name, w in results.get("workers", {}).items():
         mem = w.get("memory", {})
         note = w.get("error") or w.get("skipped")
+        if w.get("postings_per_s") is not None:
+            name = f"{name} ({w.get('unit')}; {_fmt(w['postings_per_s'])} postings/s)"
         thr.add_row(
             name,
             _fmt(w.get("messages")),

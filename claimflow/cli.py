@@ -19,6 +19,7 @@ WORKERS = {
     "posting": "workers.posting.agent",
     "reprocess": "workers.reprocess.agent",
     "clearinghouse": "workers.clearinghouse.agent",
+    "remittance": "workers.remittance.agent",
 }
 
 
@@ -35,9 +36,16 @@ def _mount(module: str, name: str, help: str) -> None:
 _mount("claimflow.broker.cli", "kafka", "Start, stop or inspect the project's Kafka broker.")
 _mount("workers.posting.cli", "bills", "Bills, ledgers and A/R reports from bill state.")
 _mount("workers.report.cli", "report", "The Failed Charges report service, its users, and reprocessing.")
-_mount("workers.clearinghouse.cli", "x12", "837P claims out, 999 and 277CA acknowledgments in.")
+_mount("workers.clearinghouse.cli", "x12", "837P claims out, 999 and 277CA acknowledgments in, 835s in.")
 _mount("claimflow.demo", "demo", "The demo `make run` drives.")
 _mount("workers.deadletters.cli", "dead-letters", "List, show and replay dead letters (docs/OPERATIONS.md).")
+_mount(
+    "workers.remittance.cli", "remittances", "835 remittances: import, ERA totals, unmatched claim payments."
+)
+# `claimflow x12 import-835` beside the 837P commands: one X12 group for both directions.
+importlib.import_module("workers.remittance.cli").register_x12(
+    importlib.import_module("workers.clearinghouse.cli").app
+)
 
 
 def _check_services(settings: Settings) -> None:

@@ -35,7 +35,7 @@ from contracts.base import CENT
 app = typer.Typer(no_args_is_help=True)
 console = Console()
 
-WORKERS = ("formatter", "posting", "reprocess", "clearinghouse")
+WORKERS = ("formatter", "posting", "reprocess", "clearinghouse", "remittance")
 
 
 @dataclass

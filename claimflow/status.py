@@ -18,6 +18,7 @@ CONSUMES = {
     "posting": (topics.CLAIMS, topics.POSTINGS),
     "reprocess": (topics.REPROCESS_REQUESTS,),
     "clearinghouse": (topics.CLAIMS,),
+    "remittance": (topics.CLAIMS, topics.REMITTANCES),
 }
 
 

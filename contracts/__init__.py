@@ -9,6 +9,7 @@ from contracts.claim import Claim, ClaimLine, RuleResult
 from contracts.deadletter import DeadLetter
 from contracts.failure import ChargeFailed, ChargeFailureResolved
 from contracts.posting import BillPayerState, BillState, Posting, PostingApplied, PostingRejected
+from contracts.remittance import RemittanceFile, RemittanceRetry
 from contracts.reprocess import (
     FailureFilters,
     ReplayedCharge,
@@ -28,6 +29,8 @@ MESSAGES = (
     PostingRejected,
     ReprocessRequest,
     ReprocessResult,
+    RemittanceFile,
+    RemittanceRetry,
     DeadLetter,
 )
 
@@ -50,6 +53,8 @@ __all__ = [
     "PostingApplied",
     "PostingRejected",
     "Provider",
+    "RemittanceFile",
+    "RemittanceRetry",
     "ReplayedCharge",
     "ReprocessRequest",
     "ReprocessResult",

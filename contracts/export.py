@@ -59,6 +59,18 @@ ROUTES: dict[str, dict[str, str]] = {
         "from": "payers / ERA import; billers",
         "to": "posting",
     },
+    "RemittanceFile": {
+        "topic": topics.REMITTANCES,
+        "key": "the ERA: `PAYER:TRN02` (payer id and trace number)",
+        "from": "`claimflow remittances import` / `claimflow x12 import-835`",
+        "to": "remittance (835 -> postings)",
+    },
+    "RemittanceRetry": {
+        "topic": topics.REMITTANCES,
+        "key": "`retry`",
+        "from": "`claimflow remittances retry`; the remittance worker's own timer",
+        "to": "remittance (parked claim payments tried again)",
+    },
     "PostingApplied": {
         "topic": topics.POSTING_RESULTS,
         "key": "`bill_id`",

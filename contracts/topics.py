@@ -10,6 +10,7 @@ POSTING_RESULTS = "billing.posting-results"
 REPROCESS_REQUESTS = "billing.reprocess-requests"
 REPROCESS_RESULTS = "billing.reprocess-results"
 DEAD_LETTER = "billing.dead-letter"
+REMITTANCES = "billing.remittances"
 
 #: Partition counts: the keyed input topics get room to scale out; answers follow inputs.
 PARTITIONS = {
@@ -21,6 +22,7 @@ PARTITIONS = {
     REPROCESS_REQUESTS: 3,
     REPROCESS_RESULTS: 3,
     DEAD_LETTER: 3,
+    REMITTANCES: 3,
 }
 
 ALL = tuple(PARTITIONS)

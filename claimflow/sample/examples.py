@@ -24,6 +24,8 @@ from contracts import (
     Posting,
     PostingApplied,
     PostingRejected,
+    RemittanceFile,
+    RemittanceRetry,
     ReplayedCharge,
     ReprocessRequest,
     ReprocessResult,
@@ -94,6 +96,13 @@ def example_messages() -> dict[str, BaseModel]:
             skipped=[SkippedCharge(charge_id="chg-5e0b9d2a4c11", reason="already claimed")],
             completed_at=_AT + dt.timedelta(seconds=2),
         ),
+        RemittanceFile(
+            x12=_example_835(claim),
+            file_name="aetna-2026-12-01.835",
+            submitted_at=_AT,
+            submitted_by="poster-sam",
+        ),
+        RemittanceRetry(claim_ids=[claim.claim_id], requested_at=_AT),
         DeadLetter(
             source_topic="billing.charges",
             partition=3,
@@ -105,6 +114,21 @@ def example_messages() -> dict[str, BaseModel]:
         ),
     ]
     return {type(m).__name__: m for m in examples}  # the class name is the `type` literal
+
+
+def _example_835(claim: Claim) -> str:
+    """A one-claim 835 paying `claim` 60%, the rest a CO-45 allowance."""
+    from claimflow.sample.era835 import ClaimPayment, Remittance, build
+
+    total = claim.total_amount
+    paid = (total * Decimal("0.6")).quantize(Decimal("0.01"))
+    payment = ClaimPayment(
+        claim.claim_id, "1", str(total), str(paid), adjustments=(("CO", "45", str(total - paid)),)
+    )
+    payer = claim.payers[0]
+    return build(
+        Remittance(trace="EFT20261201", claims=(payment,), payer_id=payer.payer_id, payer_name=payer.name)
+    )
 
 
 def _insured_visit(charges: list[Charge]) -> list[Charge]:

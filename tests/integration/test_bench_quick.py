@@ -58,13 +58,18 @@ def test_quick_bench_writes_every_figure() -> None:
         assert _number(rung["msg_per_s"]) and _number(rung["ratio_to_ceiling"]), (name, rung)
         assert rung["messages"] >= 1 and rung["work"] == name, (name, rung)
 
-    for name in ("formatter", "posting_sqlite", "posting_postgres"):
+    for name in ("formatter", "posting_sqlite", "posting_postgres", "remittance_sqlite"):
         worker = results["workers"][name]
         assert "error" not in worker and "skipped" not in worker, (name, worker)
         assert _number(worker["msg_per_s"]) and _number(worker["ratio_to_ceiling"]), (name, worker)
         assert worker["outputs"] >= 1, (name, worker)
         memory = worker["memory"]
         assert _number(memory["peak_rss_mb"]) and isinstance(memory["growth_pct"], int | float), memory
+
+    # 835 claim payments per second, and the postings they made.
+    era = results["workers"]["remittance_sqlite"]
+    assert era["unit"] == "claim payments" and _number(era["postings_per_s"]), era
+    assert era["postings"] >= era["messages"], era
 
     for name in ("formatter", "posting"):
         lat = results["latency"][name]

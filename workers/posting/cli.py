@@ -373,6 +373,7 @@ def _ledger_table(rows: list[reports.LedgerRow], title: str, with_bill: bool = T
         table.add_column(column)
     table.add_column("amount", justify="right")
     table.add_column("balance after", justify="right")
+    table.add_column("note")
     for r in rows:
         posted = r.posted_at.strftime("%Y-%m-%d %H:%M") if r.posted_at else ""
         table.add_row(
@@ -385,5 +386,6 @@ def _ledger_table(rows: list[reports.LedgerRow], title: str, with_bill: bool = T
             r.column.replace("_", " "),
             _m(r.amount),
             _m(r.balance_after),
+            escape(r.note),
         )
     return table

@@ -22,6 +22,13 @@ Choices the spec leaves open or that contradict the seed (the product's choice):
   contractual balance is above zero (a payment cancelled by AP does not count). Checks run
   in the spec's order: balance, next payer, payment. RB from the last payer is refused
   ("add a payer to the bill before posting").
+- J is refused while a payment or contractual allowance *stands* on the current payer
+  (its cash or contractual balance is not zero), the amended row of the spec. It used to be
+  refused after any payer transaction, which trapped a bill: on a bill with two payers,
+  `P 20; AP 20` left RB refused (no payment stands) and J refused (transactions were
+  posted), so nothing could move the payer. The two conditions are now exact complements:
+  every bill with a balance and a next payer can change payer by RB or by J. A reversed
+  835 claim payment (CLP02 = 22) reaches exactly that state.
 - J with `next_payer`: rebill history is kept as is (UR still undoes Rebills only).
   `next_payer` on any other code is refused rather than ignored: the sender meant
   something the code cannot do.
@@ -279,12 +286,12 @@ def bad_debt_adjustment(bill: Bill, a: Decimal, _next: int | None) -> Bill:
 @code("J", "rejection", family=True, takes_next_payer=True)
 def rejection(bill: Bill, _a: Decimal, next_payer: int | None) -> Bill:
     payer = bill.current
-    if payer is not None and payer.transaction_count > 0:
+    if payer is not None and (payer.cash_balance != 0 or payer.contractual_balance != 0):
         raise Refusal(
             "REJECTION_WITH_TRANSACTIONS",
-            f"the current payer ({payer.label}) has {payer.transaction_count} payer "
-            "transaction(s); a rejection cannot be posted with other transactions on the "
-            "current payer",
+            f"a payment or contractual allowance stands {_on(payer)} (cash "
+            f"{m(payer.cash_balance)}, contractual {m(payer.contractual_balance)}); a rejection "
+            "cannot be posted with other transactions on the current payer: use Rebill (RB)",
         )
     if next_payer is None:
         return bill.replace(rejected=True)

@@ -150,6 +150,8 @@ class LedgerRow:
     column: str
     amount: Decimal | None
     balance_after: Decimal
+    #: The posting's note, e.g. an ERA adjustment's "CO-45: Charge exceeds fee schedule...".
+    note: str = ""
 
 
 def ledger_rows(lines: Iterable[LedgerLine]) -> list[LedgerRow]:
@@ -168,6 +170,7 @@ def ledger_rows(lines: Iterable[LedgerLine]) -> list[LedgerRow]:
                 column=rule.category if rule else "status",
                 amount=line.amount,
                 balance_after=line.balance_after,
+                note=line.note,
             )
         )
     return rows

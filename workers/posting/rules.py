@@ -43,6 +43,8 @@ class LedgerLine:
     #: Given by `apply_posting`; `apply` alone knows nothing of the posting message.
     posting_id: str = ""
     posted_at: dt.datetime | None = None
+    #: The posting's note (an ERA posting's adjustment codes in words).
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ def apply(
     *,
     posting_id: str = "",
     posted_at: dt.datetime | None = None,
+    note: str = "",
 ) -> Outcome:
     """The outcome of posting `posting_code` for `amount` to `bill` (the ledger line carries
     `posting_id` and `posted_at`)."""
@@ -120,6 +123,7 @@ def apply(
         balance_after=new_bill.balance,
         posting_id=posting_id,
         posted_at=posted_at,
+        note=note,
     )
     return Applied(new_bill, line)
 
@@ -133,6 +137,7 @@ def apply_posting(bill: Bill, posting: Posting) -> Outcome:
         posting.next_payer,
         posting_id=posting.posting_id,
         posted_at=posting.posted_at,
+        note=posting.note,
     )
 
 

@@ -219,6 +219,7 @@ _insert_ledger = BulkInsert(
         "payer_sequence",
         "balance_after",
         "posted_at",
+        "note",
     ),
 )
 
@@ -236,6 +237,7 @@ def append_ledger(conn: Connection, lines: Iterable[LedgerLine]) -> None:
                 line.payer_sequence,
                 line.balance_after,
                 line.posted_at or _now(),
+                line.note or None,
             )
             for line in lines
         ],
@@ -379,6 +381,7 @@ def _line_from_row(r: Any) -> LedgerLine:
         balance_after=cents(r.balance_after),
         posting_id=r.posting_id,
         posted_at=r.posted_at,
+        note=r.note or "",
     )
 
 

@@ -83,6 +83,8 @@ ledger = Table(
     Column("payer_sequence", Integer, nullable=True),
     _money("balance_after", nullable=False),
     Column("posted_at", DateTime(timezone=True), nullable=False),
+    # The posting's note: for an ERA posting, its CARC/RARC codes in words ("CO-45: ...").
+    Column("note", Text, nullable=True),
     Index("ix_ledger_bill_id_id", "bill_id", "id"),
 )
 

@@ -50,6 +50,7 @@ from workers.report.models import (
 )
 from workers.report.observe import instrument
 from workers.report.publish import KafkaPublisher, MessageTooLarge, Publisher, PublishError
+from workers.report.remittances_api import remittance_router
 
 log = logging.getLogger("claimflow.report")
 bearer = HTTPBearer(auto_error=False, description="An API token from `claimflow report create-user`.")
@@ -161,6 +162,7 @@ def create_app(
     app.state.publish = publish
     app.state.clock = clock
     app.include_router(dead_letter_router(settings, db, caller))
+    app.include_router(remittance_router(db, caller))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

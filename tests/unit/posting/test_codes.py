@@ -99,7 +99,14 @@ ROWS = [
     row("J-practice-code-moves-payer", (), "JX >2", {"rejected": True, "current": 2}),
     row("J-on-new-payer-after-RB", ("P 10", "RB"), "J >3", {"current": 3, "history": (1,)}),
     row("J-reject-with-payment", ("P 10",), "J", "REJECTION_WITH_TRANSACTIONS"),
-    row("J-reject-with-cancelled-payment", ("P 10", "AP 10"), "J >2", "REJECTION_WITH_TRANSACTIONS"),
+    row("J-reject-with-contractual", ("C 10",), "J", "REJECTION_WITH_TRANSACTIONS"),
+    # The amended row: a payment cancelled (P then AP, or P then F) leaves nothing standing.
+    row("J-after-cancelled-payment", ("P 10", "AP 10"), "J >2", {"current": 2, "rejected": True}),
+    row("J-after-refunded-payment", ("P 10", "F 10"), "J >2", {"current": 2, "rejected": True}),
+    # The trap the amendment removes: P 20; AP 20; RB is refused (no payment stands) ...
+    row("J-trap-RB-refused", ("P 20", "AP 20"), "RB", "NO_PAYMENT_ON_CURRENT"),
+    # ... and J >2 now moves the payer.
+    row("J-trap-J-moves-payer", ("P 20", "AP 20"), "J >2", {"current": 2, "count1": 2}),
     row("J-reject-payer-not-on-bill", (), "J >4", "NO_SUCH_PAYER"),
     row("J-reject-amount", (), "J 10", "AMOUNT_NOT_ALLOWED"),
     # SL / UL collections

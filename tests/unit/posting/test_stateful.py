@@ -115,6 +115,21 @@ class PostingMachine(RuleBasedStateMachine):
         assert 1 <= bill.current_payer <= len(bill.payers)
         assert bill.balance == bill.balance.quantize(Decimal("0.01"))
 
+    @invariant()
+    def payer_can_always_move(self) -> None:
+        # The amended J row: RB and J are exact complements, so a bill with a balance and a
+        # next payer is never trapped on its current payer (e.g. after P; AP, a reversal).
+        bill = self.bill
+        following = bill.current_payer + 1
+        if bill.killed or bill.balance <= 0 or bill.payer(following) is None:
+            return
+        by_rebill = apply(bill, "RB", None, None)
+        by_rejection = apply(bill, "J", None, following)
+        assert isinstance(by_rebill, Applied) != isinstance(by_rejection, Applied), (by_rebill, by_rejection)
+        moved = by_rebill if isinstance(by_rebill, Applied) else by_rejection
+        assert isinstance(moved, Applied)
+        assert moved.bill.current_payer == following
+
 
 PostingMachine.TestCase.settings = settings(max_examples=400, stateful_step_count=40, deadline=None)
 TestPostingRules = PostingMachine.TestCase
