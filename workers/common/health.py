@@ -9,7 +9,7 @@ scrape or a probe that answers also says the loop is not blocked.
   none, when the group has more members than partitions), and the database answers.
 
 Ports: `CLAIMFLOW_METRICS_PORT` (default 9460) plus the worker's offset (formatter 0,
-posting 1, reprocess 2). When that port is taken (a second instance on the host), the
+posting 1, reprocess 2, clearinghouse 3, remittance 4). When that port is taken (a second instance on the host), the
 worker tries the same offset 10, 20, ... 90 ports higher, and logs the port it serves on;
 when all are taken it logs `metrics_port_unavailable` and runs without them.
 """
@@ -33,7 +33,7 @@ from workers.common.consumer import BatchConsumer
 log = get_logger("claimflow.health")
 
 #: Each worker's place after CLAIMFLOW_METRICS_PORT.
-PORT_OFFSETS = {"formatter": 0, "posting": 1, "reprocess": 2}
+PORT_OFFSETS = {"formatter": 0, "posting": 1, "reprocess": 2, "clearinghouse": 3, "remittance": 4}
 PORT_STEP = 10
 PORT_TRIES = 10
 #: A readiness probe must answer before a probe's usual timeout, even with the database hung.
@@ -41,7 +41,7 @@ DB_CHECK_SECONDS = 2.0
 
 
 def candidate_ports(base: int, worker: str) -> Iterator[int]:
-    first = base + PORT_OFFSETS.get(worker, 3)
+    first = base + PORT_OFFSETS.get(worker, 5)
     return (first + PORT_STEP * i for i in range(PORT_TRIES))
 
 
