@@ -9,9 +9,10 @@ scrape or a probe that answers also says the loop is not blocked.
   none, when the group has more members than partitions), and the database answers.
 
 Ports: `CLAIMFLOW_METRICS_PORT` (default 9460) plus the worker's offset (formatter 0,
-posting 1, reprocess 2, clearinghouse 3, remittance 4). When that port is taken (a second instance on the host), the
-worker tries the same offset 10, 20, ... 90 ports higher, and logs the port it serves on;
-when all are taken it logs `metrics_port_unavailable` and runs without them.
+posting 1, reprocess 2, clearinghouse 3, remittance 4). When that port is taken (a second
+instance on the host), the worker tries the same offset 10, 20, ... 90 ports higher, and
+logs the port it serves on; when all are taken it logs `metrics_port_unavailable` and runs
+without them.
 """
 
 from __future__ import annotations
