@@ -67,8 +67,8 @@ def formatter_step(database_url: str, n: int, batch: int | None = None) -> Calla
 def posting_step(database_url: str, n: int, batch: int | None = None) -> Callable[[], int]:
     """Posting's step on batches of `batch` postings (the worker's batch size by default)."""
     from claimflow.db import make_engine
-    from workers.posting.agent import MAX_BATCH
     from workers.posting.handler import PostingHandler
+    from workers.posting.worker import MAX_BATCH
 
     data.seed_bills(database_url, data.cycles_for(n))
     batches = _batches(list(data.posting_messages(n)), batch or MAX_BATCH)
