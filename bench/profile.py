@@ -3,7 +3,7 @@
     python -m bench.profile formatter            # pyinstrument tree, SQLite
     python -m bench.profile posting --db sqlite
 
-Runs what workers/common/batch.py does per batch (decode every message, then the handler
+Runs what workers/common/prepare.py does per batch (decode every message, then the handler
 in one transaction, then encode the answers is part of the handler) on batches of the
 worker's own size, and prints the rate of that step alone beside pyinstrument's call tree.
 The difference between this rate and the worker's rate in the bench is the cost of
