@@ -3,7 +3,7 @@
     python -m bench.profile formatter            # pyinstrument tree, SQLite
     python -m bench.profile posting --db sqlite
 
-Runs what workers/common/batch.py does per batch (decode every message, then the handler
+Runs what workers/common/prepare.py does per batch (decode every message, then the handler
 in one transaction, then encode the answers is part of the handler) on batches of the
 worker's own size, and prints the rate of that step alone beside pyinstrument's call tree.
 The difference between this rate and the worker's rate in the bench is the cost of
@@ -67,8 +67,8 @@ def formatter_step(database_url: str, n: int, batch: int | None = None) -> Calla
 def posting_step(database_url: str, n: int, batch: int | None = None) -> Callable[[], int]:
     """Posting's step on batches of `batch` postings (the worker's batch size by default)."""
     from claimflow.db import make_engine
-    from workers.posting.agent import MAX_BATCH
     from workers.posting.handler import PostingHandler
+    from workers.posting.worker import MAX_BATCH
 
     data.seed_bills(database_url, data.cycles_for(n))
     batches = _batches(list(data.posting_messages(n)), batch or MAX_BATCH)

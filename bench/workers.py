@@ -197,7 +197,7 @@ async def clearinghouse(env: BenchEnv, n: int, timeout: float = 3600) -> dict[st
 def posting_available() -> str | None:
     """None if `claimflow worker posting` can be built here, else why not."""
     try:
-        from workers.posting.agent import build  # noqa: F401
+        from workers.posting.worker import build  # noqa: F401
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

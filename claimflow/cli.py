@@ -13,13 +13,13 @@ app = typer.Typer(no_args_is_help=True, help="claimflow: a billing pipeline for 
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
 app.add_typer(db_app, name="db")
 
-#: worker name -> module with `build(settings) -> faust.App`
+#: worker name -> module with `build(settings, faults=...) -> faust.App`
 WORKERS = {
-    "formatter": "workers.formatter.agent",
-    "posting": "workers.posting.agent",
-    "reprocess": "workers.reprocess.agent",
-    "clearinghouse": "workers.clearinghouse.agent",
-    "remittance": "workers.remittance.agent",
+    "formatter": "workers.formatter.worker",
+    "posting": "workers.posting.worker",
+    "reprocess": "workers.reprocess.worker",
+    "clearinghouse": "workers.clearinghouse.worker",
+    "remittance": "workers.remittance.worker",
 }
 
 
@@ -89,7 +89,10 @@ def worker(
     settings = get_settings()
     configure(settings.log_level, settings.log_format)
     _check_services(settings)
-    faust_app = importlib.import_module(WORKERS[name]).build(settings)
+    from workers.common.faults import FaultHooks
+
+    # The one place the test-only fault hooks are read (tests/faults starts workers this way).
+    faust_app = importlib.import_module(WORKERS[name]).build(settings, faults=FaultHooks.from_env())
     from workers.common.collector import tune_gc
 
     tune_gc()

@@ -95,7 +95,7 @@ def run(
 
     procs = Processes(settings.home / "logs")
     for name in WORKERS:
-        if _available(f"workers.{name}.agent"):
+        if _available(f"workers.{name}.worker"):
             procs.start(name, "worker", name)
     report_url: str | None = None
     login: tuple[str, str] | None = None
@@ -158,7 +158,7 @@ class Feed:
 
     def maybe_publish_postings(self) -> None:
         """Once this run's bills exist and the formatter is quiet, post payments to them."""
-        if self.postings_sent or not _available("workers.posting.agent"):
+        if self.postings_sent or not _available("workers.posting.worker"):
             return
         if time.monotonic() - self.started < 8:
             return

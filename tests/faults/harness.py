@@ -102,9 +102,9 @@ class Stage:
 
 #: The pipeline's workers in flow order.
 STAGES = (
-    Stage("formatter", "workers.formatter.agent"),
-    Stage("posting", "workers.posting.agent"),
-    Stage("reprocess", "workers.reprocess.agent"),
+    Stage("formatter", "workers.formatter.worker"),
+    Stage("posting", "workers.posting.worker"),
+    Stage("reprocess", "workers.reprocess.worker"),
 )
 #: Stages the formatter-fed tests (test_kill_restart.py, test_outages.py) start and kill;
 #: posting and reprocess are fed and checked by their own tests instead.

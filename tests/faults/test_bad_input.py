@@ -65,7 +65,7 @@ def _reprocess_corpus() -> list[Bad]:
     )
 
 
-#: Worker -> (input topic, corpus). Posting and reprocess get theirs once their agents exist
+#: Worker -> (input topic, corpus). Posting and reprocess get theirs once their workers exist
 #: (their decodable oddities are then only required not to be dead-lettered).
 OTHER_TOPICS: dict[str, tuple[str, Callable[[], list[Bad]]]] = {
     "posting": (POSTINGS, _posting_corpus),

@@ -3,7 +3,7 @@ process: a poison message is isolated; a broken release stops the worker with ev
 still on the topic, and the fixed release answers them all; a dropped table stops the
 worker instead of being retried forever.
 
-A bug is injected with the test-only `CLAIMFLOW_FAULT_HANDLER_BUG` (workers/common/batch.py):
+A bug is injected with the test-only `CLAIMFLOW_FAULT_HANDLER_BUG` (workers/common/faults.py):
 the handler raises for a batch holding a message whose bytes contain its text ("*": all).
 The poison test also works the dead letter as an operator would once the fix is out:
 `claimflow dead-letters replay`, twice (the second publishes nothing).

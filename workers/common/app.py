@@ -4,7 +4,7 @@ Billing state lives in SQL, never in faust tables, so the app needs no table sto
 changelog topics. Input is read by workers.common.consumer (an aiokafka batch loop run as a
 service of the app), not by faust's own consumer, which is therefore never started; faust
 runs the producer, the timers, signals and the service lifecycle. Delivery is
-at-least-once; every effect is idempotent by a business key (see workers/common/batch.py).
+at-least-once; every effect is idempotent by a business key (see workers/common/batch.py and commit.py).
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def describe(exc: BaseException) -> str:
 
 class StopConsuming(Exception):
     """The worker must stop reading: raised out of `BatchRunner.prepare`, so the consumer
-    loop dies before it commits anything of the failing batch (workers/common/consumer.py)."""
+    loop dies before it commits anything of the failing batch (workers/common/commit.py)."""
 
     def __init__(self, worker: str, reason: str) -> None:
         super().__init__(f"{worker}: {reason}")

@@ -1,6 +1,6 @@
 """What the rules need to know about the past, loaded once per run (pure data, no I/O).
 
-The agent fills a `History` from SQL in a few batch queries; the run updates it as charges
+The handler fills a `History` from SQL in a few batch queries; the run updates it as charges
 pass, so that two copies of one service in the same run are caught as duplicates and a
 patient's therapy total grows line by line.
 """

@@ -1,7 +1,7 @@
 """One formatter run: every charge in it ends as a claim line, a failure, or a hold.
 
 Pure: given the charges, what the database knew before the run (`History`, the failure
-states) and the clock, decide every outcome. The agent loads the inputs and saves the
+states) and the clock, decide every outcome. The handler loads the inputs and saves the
 result in one transaction.
 """
 

@@ -1,10 +1,10 @@
 """Bill state, the ledger and the answers given, in SQL: batched, on one `Connection`.
 
-The agent opens one unit of work per batch of postings and calls each function here once
-per batch: load the batch's bills, its earlier answers, apply in memory, then save the
-changed bills, append the ledger lines and record the answers, all in that transaction.
-A duplicate `posting_id` finds its recorded answer and is answered with the same bytes.
-The tables are in workers/posting/tables.py.
+The handler runs in the one unit of work of a batch of postings and calls each function
+here once per batch: load the batch's bills, its earlier answers, apply in memory, then
+save the changed bills, append the ledger lines and record the answers, all in that
+transaction. A duplicate `posting_id` finds its recorded answer and is answered with the
+same bytes. The tables are in workers/posting/tables.py.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def load_bills(conn: Connection, bill_ids: Iterable[str], *, for_update: bool = 
 
     `for_update` locks the bill rows (PostgreSQL) until the transaction ends, so a writer
     that loads, changes in memory and saves cannot overwrite another writer's change made
-    in between (the claims and postings agents, or two instances during a rebalance).
+    in between (the claims and postings handlers, or two instances during a rebalance).
     SQLite needs no lock: its writers are serialised by BEGIN IMMEDIATE.
     """
     ids = sorted(set(bill_ids))

@@ -54,7 +54,7 @@ def _no_fatal_left() -> Any:
 
 
 async def test_a_kafka_error_while_fetching_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("workers.common.consumer.FETCH_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr("workers.common.fetch.FETCH_RETRY_SECONDS", 0.0)
     fatal: list[bool] = []
     fetch = _FailingFetch(KafkaConnectionError("broker went away"))
     service = _loop_with(fetch, fatal)

@@ -1,6 +1,6 @@
 """The formatter's preset rules: pure functions over a charge, with their parameters as data.
 
-No Kafka and no database here. The agent builds one `RuleContext` per batch (today, the
+No Kafka and no database here. The handler builds one `RuleContext` per batch (today, the
 `RuleBook`, and a `History` it reads from storage in one query per kind), then for each
 charge: `is_held(charge, today)` -> hold it; else `evaluate(charge, ctx)` -> every
 `RuleResult`, errors and warnings together; no errors means the charge may be claimed.

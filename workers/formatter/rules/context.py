@@ -1,6 +1,6 @@
 """What a rule may know besides the charge: today, the rule book, and history from storage.
 
-Rules never query the database. The agent gathers the history for a whole batch of
+Rules never query the database. The handler gathers the history for a whole batch of
 charges in one query per kind (the key helpers below say what to look up) and hands it in
 as plain mappings; tests fill the same dataclass from literals.
 """

@@ -19,6 +19,7 @@ from claimflow.settings import Settings
 from contracts.topics import CHARGES
 from workers.common.app import make_app, serve_batches
 from workers.common.batch import BatchRunner
+from workers.common.faults import NO_FAULTS, FaultHooks
 from workers.common.messages import Outgoing
 from workers.common.progress import report_progress
 from workers.common.publish import publisher
@@ -29,12 +30,12 @@ from workers.formatter.rules import RuleBook
 log = get_logger("claimflow.formatter")
 
 
-def build(settings: Settings, book: RuleBook | None = None) -> faust.App:
+def build(settings: Settings, book: RuleBook | None = None, faults: FaultHooks = NO_FAULTS) -> faust.App:
     app = make_app("formatter", settings)
     engine = make_engine(settings.database_url)
     handler = FormatterHandler(book or RuleBook.default(), prefix=settings.topic_prefix)
     publish = publisher(app)
-    runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix)
+    runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix, faults=faults)
     charges_topic = settings.topic(CHARGES)
 
     consumer = serve_batches(app, settings, {charges_topic: runner}, max_batch=settings.run_max_charges)

@@ -1,4 +1,4 @@
-"""The remittance worker's faust app: 835 files in, postings out, through the batch loop.
+"""The remittance worker: its faust app, 835 files in, postings out, through the batch loop.
 
 Thin on purpose: workers.common.consumer reads `billing.remittances` (and `billing.claims`,
 so a parked claim payment is posted once its bill opens) in batches for
@@ -23,6 +23,7 @@ from contracts.remittance import RemittanceRetry
 from contracts.topics import CLAIMS, REMITTANCES
 from workers.common.app import make_app, serve_batches
 from workers.common.batch import BatchRunner
+from workers.common.faults import NO_FAULTS, FaultHooks
 from workers.common.messages import Outgoing
 from workers.common.progress import report_progress
 from workers.common.publish import publisher
@@ -37,14 +38,14 @@ MAX_BATCH = 20
 RETRY_SECONDS = 5.0
 
 
-def build(settings: Settings) -> faust.App:
+def build(settings: Settings, faults: FaultHooks = NO_FAULTS) -> faust.App:
     app = make_app("remittance", settings)
     engine = make_engine(settings.database_url)
     publish = publisher(app)
     prefix = settings.topic_prefix
     handler = RemittanceHandler(prefix=prefix)
-    runner = BatchRunner(handler, engine, publish, topic_prefix=prefix)
-    claims_runner = BatchRunner(ClaimsWatch(handler), engine, publish, topic_prefix=prefix)
+    runner = BatchRunner(handler, engine, publish, topic_prefix=prefix, faults=faults)
+    claims_runner = BatchRunner(ClaimsWatch(handler), engine, publish, topic_prefix=prefix, faults=faults)
     consumer = serve_batches(
         app,
         settings,

@@ -19,6 +19,7 @@ from claimflow.settings import Settings
 from contracts.topics import CLAIMS, POSTINGS
 from workers.common.app import make_app, serve_batches
 from workers.common.batch import BatchRunner
+from workers.common.faults import NO_FAULTS, FaultHooks
 from workers.common.progress import report_progress
 from workers.common.publish import publisher
 from workers.posting.handler import ClaimsHandler, PostingHandler
@@ -30,13 +31,15 @@ from workers.posting.handler import ClaimsHandler, PostingHandler
 MAX_BATCH = 500
 
 
-def build(settings: Settings) -> faust.App:
+def build(settings: Settings, faults: FaultHooks = NO_FAULTS) -> faust.App:
     app = make_app("posting", settings)
     engine = make_engine(settings.database_url)
     publish = publisher(app)
     prefix = settings.topic_prefix
-    claims_runner = BatchRunner(ClaimsHandler(), engine, publish, topic_prefix=prefix)
-    postings_runner = BatchRunner(PostingHandler(prefix=prefix), engine, publish, topic_prefix=prefix)
+    claims_runner = BatchRunner(ClaimsHandler(), engine, publish, topic_prefix=prefix, faults=faults)
+    postings_runner = BatchRunner(
+        PostingHandler(prefix=prefix), engine, publish, topic_prefix=prefix, faults=faults
+    )
 
     # One loop for both topics: one batch at a time keeps each bill's postings in order.
     consumer = serve_batches(

@@ -14,6 +14,7 @@ from claimflow.settings import Settings
 from contracts.topics import REPROCESS_REQUESTS
 from workers.common.app import make_app, serve_batches
 from workers.common.batch import BatchRunner
+from workers.common.faults import NO_FAULTS, FaultHooks
 from workers.common.progress import report_progress
 from workers.common.publish import publisher
 from workers.reprocess.handler import ReprocessHandler
@@ -22,11 +23,11 @@ from workers.reprocess.handler import ReprocessHandler
 MAX_REQUESTS = 20
 
 
-def build(settings: Settings) -> faust.App:
+def build(settings: Settings, faults: FaultHooks = NO_FAULTS) -> faust.App:
     app = make_app("reprocess", settings)
     engine = make_engine(settings.database_url)
     handler = ReprocessHandler(prefix=settings.topic_prefix)
-    runner = BatchRunner(handler, engine, publisher(app), topic_prefix=settings.topic_prefix)
+    runner = BatchRunner(handler, engine, publisher(app), topic_prefix=settings.topic_prefix, faults=faults)
 
     topic = settings.topic(REPROCESS_REQUESTS)
     consumer = serve_batches(app, settings, {topic: runner}, max_batch=MAX_REQUESTS)

@@ -32,6 +32,7 @@ from workers.clearinghouse.storage import inbox_path, outbox_path
 from workers.clearinghouse.x12_acks import AckError, parse
 from workers.common.app import make_app, serve_batches
 from workers.common.batch import BatchRunner
+from workers.common.faults import NO_FAULTS, FaultHooks
 from workers.common.messages import Outgoing
 from workers.common.progress import report_progress
 from workers.common.publish import publisher
@@ -43,14 +44,14 @@ INBOX_INTERVAL = 5.0
 log = get_logger("claimflow.clearinghouse")
 
 
-def build(settings: Settings) -> faust.App:
+def build(settings: Settings, faults: FaultHooks = NO_FAULTS) -> faust.App:
     app = make_app("clearinghouse", settings)
     engine = make_engine(settings.database_url)
     handler = ClaimsHandler(
         load_routing(settings.x12_routing), outbox_path(settings), prefix=settings.topic_prefix
     )
     publish = publisher(app)
-    runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix)
+    runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix, faults=faults)
     consumer = serve_batches(app, settings, {settings.topic(CLAIMS): runner}, max_batch=MAX_BATCH)
     report_progress(app, "clearinghouse", runner.stats, consumer)
 
