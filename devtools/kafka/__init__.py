@@ -1,4 +1,5 @@
-"""A real Apache Kafka broker for development and tests, started on demand.
+"""A real Apache Kafka broker for development and tests, started on demand (not shipped:
+production runs against a cluster someone operates; `claimflow.broker` talks to it).
 
     bootstrap = ensure_broker()          # resolve jars once, format, start, create topics
     broker_status().running              # is it up?
@@ -12,26 +13,23 @@ If `KAFKA_BOOTSTRAP_SERVERS` is set (or `CLAIMFLOW_BOOTSTRAP_SERVERS` names a no
 host), that existing cluster wins: nothing is started, only the topics are created.
 
 The functions are synchronous (they wait on a JVM); from async code call them through
-`asyncio.to_thread`. The `a`-prefixed admin coroutines live in `claimflow.broker.admin`.
+`asyncio.to_thread`. The admin coroutines live in `claimflow.broker.admin`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import threading
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from claimflow.broker import admin, kraft, maven
-from claimflow.broker.kraft import BrokerError, BrokerLayout, BrokerSecurity
+from claimflow.broker import admin, create_topics, external_bootstrap, run_sync
 from claimflow.broker.security import client_kwargs
 from claimflow.logs import get_logger
 from claimflow.settings import Settings, get_settings
+from devtools.kafka import kraft, maven
+from devtools.kafka.kraft import BrokerError, BrokerLayout, BrokerSecurity
 
 __all__ = [
     "BrokerError",
@@ -48,9 +46,6 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
-T = TypeVar("T")
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @dataclass
@@ -62,42 +57,6 @@ class BrokerStatus:
     run_dir: Path | None = None
     kafka_version: str | None = None
     topics: list[str] = field(default_factory=list)
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run, also when the caller already sits inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="claimflow-broker-admin")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    result: T = box["value"]
-    return result
-
-
-def external_bootstrap() -> str | None:
-    """The bootstrap of a cluster someone else runs, if the environment names one."""
-    explicit = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-    if explicit:
-        return explicit
-    configured = os.environ.get("CLAIMFLOW_BOOTSTRAP_SERVERS", "").strip()
-    if configured:
-        host = configured.split(",")[0].rsplit(":", 1)[0]
-        if host not in LOOPBACK:
-            return configured
-    return None
 
 
 def _default_port(settings: Settings) -> int:
@@ -123,14 +82,6 @@ def layout_for(
         run_dir=Path(data_dir) if data_dir else kraft.default_run_dir(settings.home, port),
         security=security,
     )
-
-
-def create_topics(
-    bootstrap: str, prefix: str = "", *, settings: Settings | None = None, external: bool = False
-) -> list[str]:
-    """Create the topics of contracts/topics.py (with `prefix`) that are missing."""
-    kwargs = client_kwargs(settings or get_settings()) if external else {}
-    return run_sync(admin.create_topics(bootstrap, prefix, **kwargs))
 
 
 def _check_version(layout: BrokerLayout, version: str) -> None:
