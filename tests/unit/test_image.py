@@ -111,3 +111,21 @@ def test_the_configured_home_is_writable_by_the_image_user(image_root: Path) -> 
     assert (home / "claimflow.db").is_file()
     if as_root:
         assert (home / "claimflow.db").stat().st_uid == uid
+
+
+def test_without_devtools_the_cli_has_the_runtime_commands_only() -> None:
+    """As in the image: the developer commands are not mounted, the rest is all there."""
+    probe = (
+        "import sys\n"
+        "sys.modules['devtools'] = None  # not installed\n"
+        "from claimflow.cli import app\n"
+        "print(' '.join(sorted(g.name for g in app.registered_groups if g.name)))\n"
+        "commands = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]\n"
+        "print(' '.join(sorted(commands)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    groups, commands = (line.split() for line in result.stdout.splitlines())
+    assert "kafka" not in groups and "demo" not in groups
+    assert {"db", "bills", "report", "x12", "dead-letters", "remittances"} <= set(groups)
+    assert {"worker", "status", "topics"} <= set(commands)
