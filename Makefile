@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# devtools/ is not part of the package; the checkout's root on the venv's path makes it
+	@# importable from anywhere (the editable install maps only the shipped packages).
+	@echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/claimflow-checkout.pth"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -48,7 +51,7 @@ format: $(STAMP)
 
 ## make schemas: regenerate contracts/schemas/*.json and docs/CONTRACTS.md from the models.
 schemas: $(STAMP)
-	$(PY) -m contracts.export
+	$(PY) -m devtools.export
 
 ## make bench: throughput, latency and memory of the workers beside the ceiling (bench/results/latest.json).
 bench: $(STAMP)

@@ -185,8 +185,8 @@ TOOLS_POM = """<?xml version="1.0" encoding="UTF-8"?>
 
 def tools_classpath(version: str) -> str:
     """The broker's libs plus kafka-tools and its dependencies, resolved once into var/bench."""
-    from claimflow.broker import maven
     from claimflow.settings import get_settings
+    from devtools.kafka import maven
 
     broker_libs = maven.resolve_kafka(get_settings().home, version)
     if any(broker_libs.glob(f"kafka-tools-{version}.jar")):
@@ -202,7 +202,7 @@ def tools_classpath(version: str) -> str:
 
 
 def _java(classpath: str, main: str, args: list[str], timeout: float) -> str:
-    from claimflow.broker.kraft import java_executable
+    from devtools.kafka.kraft import java_executable
 
     proc = subprocess.run(
         [java_executable(), "-Xmx512m", "-XX:+UseSerialGC", "-cp", classpath, main, *args],

@@ -27,7 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_HOME = ROOT / "var" / "bench"
-#: Below Linux's ephemeral range (claimflow.testing.ports says why); another free pair is
+#: Below Linux's ephemeral range (devtools.testing.ports says why); another free pair is
 #: taken when something else listens here.
 BENCH_PORT = 28092
 #: Matches contracts/topics.py: the worker topics and the ceiling's topics are partitioned
@@ -66,7 +66,7 @@ class BenchEnv:
 
     bootstrap: str
     run_dir: Path
-    postgres: Any = None  # claimflow.testing.postgres.PostgresServer, when started
+    postgres: Any = None  # devtools.testing.postgres.PostgresServer, when started
     broker_port: int = BENCH_PORT
     broker_data: Path | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
@@ -98,8 +98,8 @@ class BenchEnv:
 
 def start_env(with_postgres: bool = True) -> BenchEnv:
     """Start the bench broker (fresh data dir) and, if asked, a throwaway PostgreSQL."""
-    from claimflow.broker import ensure_broker, layout_for, stop_broker
-    from claimflow.testing.ports import free_port_pair
+    from devtools.kafka import ensure_broker, layout_for, stop_broker
+    from devtools.testing.ports import free_port_pair
 
     data_dir = BENCH_HOME / "kafka"
     # A broker a killed bench left running is stopped whatever port it took (its pid file
@@ -113,14 +113,14 @@ def start_env(with_postgres: bool = True) -> BenchEnv:
     run_dir.mkdir(parents=True, exist_ok=True)
     env = BenchEnv(bootstrap=bootstrap, run_dir=run_dir, broker_port=layout.port, broker_data=data_dir)
     if with_postgres:
-        from claimflow.testing.postgres import start_postgres
+        from devtools.testing.postgres import start_postgres
 
         env.postgres = start_postgres("bench")
     return env
 
 
 def close_env(env: BenchEnv) -> None:
-    from claimflow.broker import stop_broker
+    from devtools.kafka import stop_broker
 
     for worker in env.workers:
         worker.stop()

@@ -1,7 +1,7 @@
 """Realistic payloads at any count: a seeded template, repeated under fresh ids.
 
 Generating a million sample charges through the models would take longer than the run it
-feeds, so a few thousand are generated once (claimflow.sample) and then repeated in cycles
+feeds, so a few thousand are generated once (devtools.sample) and then repeated in cycles
 with every identity renamed per cycle (charge, patient, bill, claim and posting ids). A
 renamed patient has no history, so cycle 1000 costs the formatter what cycle 1 did: a
 growing memory or time figure is the worker's, not the data's.
@@ -47,7 +47,7 @@ def _bill_id(value: str, cycle: int) -> str:
 
 @cache
 def charge_template(size: int = TEMPLATE_CHARGES) -> tuple[Charge, ...]:
-    from claimflow.sample import generate_charges
+    from devtools.sample import generate_charges
 
     return tuple(generate_charges(size, SEED, dt.date.today()))
 
@@ -91,7 +91,7 @@ def posting_template(size: int = TEMPLATE_CHARGES) -> PostingTemplate:
     The claims come from the formatter's pure run (no database, no broker): the posting
     bench must not depend on the formatter's speed to get its bills.
     """
-    from claimflow.sample import BillSummary, generate_postings
+    from devtools.sample import BillSummary, generate_postings
     from workers.formatter.handler import FormatterHandler
     from workers.formatter.history import History
     from workers.formatter.rules import RuleBook, is_held

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     with tempfile.TemporaryDirectory(prefix="claimflow-profile-") as tmp:
         if args.db == "postgres":
-            from claimflow.testing.postgres import start_postgres
+            from devtools.testing.postgres import start_postgres
 
             server = start_postgres("profile")
             url = server.url

@@ -16,12 +16,12 @@ from typing import Any
 
 from bench.common import BenchEnv
 from bench.workers import _create_topics, _measure
-from claimflow.sample.era835 import ClaimPayment, Remittance, build
 from contracts.charge import ChargePayer, Patient, Provider
 from contracts.claim import Claim, ClaimLine
 from contracts.codec import encode
 from contracts.remittance import RemittanceFile
 from contracts.topics import DEAD_LETTER, POSTINGS, REMITTANCES
+from devtools.sample.era835 import ClaimPayment, Remittance, build
 
 PER_FILE = 100
 CREATED = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)

@@ -439,7 +439,7 @@ def standalone_env(with_postgres: bool) -> BenchEnv:
     run_dir.mkdir(parents=True, exist_ok=True)
     env = BenchEnv(bootstrap="", run_dir=run_dir)
     if with_postgres:
-        from claimflow.testing.postgres import start_postgres
+        from devtools.testing.postgres import start_postgres
 
         env.postgres = start_postgres("bench")
     return env

@@ -18,8 +18,8 @@ from bench import data
 from bench.common import BenchEnv, GroupWatch, output_span, produce, start_worker
 from bench.memory import RssSeries
 from bench.scrape import Scrapes, scrape_metrics
-from claimflow.testing.ports import free_port
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
+from devtools.testing.ports import free_port
 from workers.common.health import PORT_OFFSETS
 
 

@@ -1,4 +1,10 @@
-"""The `claimflow` command: workers, the broker, the database, reports and the demo run."""
+"""The `claimflow` command: workers, topics, the database, reports; from a checkout also the
+development broker and the demo run.
+
+This is the entry point: it alone may name every worker (it mounts their commands and runs
+them). It mounts the developer commands (`kafka`, `demo`) only when the `devtools` package
+is importable, which it is in a checkout and not in the wheel or the image.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +39,11 @@ def _mount(module: str, name: str, help: str) -> None:
     app.add_typer(sub, name=name, help=help)
 
 
-_mount("claimflow.broker.cli", "kafka", "Start, stop or inspect the project's Kafka broker.")
+_mount("devtools.kafka.cli", "kafka", "Start, stop or inspect the project's Kafka broker (development).")
 _mount("workers.posting.cli", "bills", "Bills, ledgers and A/R reports from bill state.")
 _mount("workers.report.cli", "report", "The Failed Charges report service, its users, and reprocessing.")
 _mount("workers.clearinghouse.cli", "x12", "837P claims out, 999 and 277CA acknowledgments in, 835s in.")
-_mount("claimflow.demo", "demo", "The demo `make run` drives.")
+_mount("devtools.demo", "demo", "The demo `make run` drives (development).")
 _mount("workers.deadletters.cli", "dead-letters", "List, show and replay dead letters (docs/OPERATIONS.md).")
 _mount(
     "workers.remittance.cli", "remittances", "835 remittances: import, ERA totals, unmatched claim payments."
@@ -148,6 +154,22 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     for label, n in found["counts"].items():
         counts.add_row(label, str(n))
     console.print(counts)
+
+
+@app.command()
+def topics() -> None:
+    """Wait for the configured Kafka cluster, then create the topics it is missing (with
+    CLAIMFLOW_TOPIC_PREFIX). Run once before the workers; safe to run again."""
+    from claimflow.broker import ensure_topics
+    from claimflow.logs import configure
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_format)
+    try:
+        bootstrap = ensure_topics(settings)
+    except TimeoutError as exc:
+        _die(str(exc))
+    typer.echo(f"topics are in place at {bootstrap}")
 
 
 @db_app.command("upgrade")

@@ -17,6 +17,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Running from a checkout (an editable install), not from an installed wheel.
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "claimflow").is_dir()
+
+#: `var/` of the checkout when running from one (what `make run` and the tests share), else
+#: `var/` of the working directory: an installed package lives in site-packages, which is
+#: neither ours to write nor writable by a service user. Deployments set CLAIMFLOW_HOME
+#: (the image: /var/lib/claimflow, owned by its user).
+DEFAULT_HOME = ROOT / "var" if CHECKOUT else Path.cwd() / "var"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLAIMFLOW_", env_file=".env", extra="ignore")
 
@@ -37,12 +47,13 @@ class Settings(BaseSettings):
     ssl_keyfile: Path | None = None
 
     # Storage. The URL may hold a password: repr=False keeps it out of a printed Settings,
-    # and claimflow.db.safe_url masks it wherever a URL is shown.
-    database_url: str = Field(default=f"sqlite:///{ROOT / 'var' / 'claimflow.db'}", repr=False)
+    # and claimflow.db.safe_url masks it wherever a URL is shown. Unset: a SQLite file in
+    # the checkout's var/, or, installed, in `home`.
+    database_url: str = Field(default=f"sqlite:///{DEFAULT_HOME / 'claimflow.db'}", repr=False)
     database_url_file: Path | None = None
 
     # Where the project keeps its runtime files (broker jars cache, broker data, logs).
-    home: Path = ROOT / "var"
+    home: Path = DEFAULT_HOME
     kafka_version: str = "4.1.1"
 
     # Formatter runs: a run is one batch, what the consumer has fetched, at most this many
@@ -91,6 +102,8 @@ class Settings(BaseSettings):
             if "database_url" in self.model_fields_set:
                 raise ValueError("set CLAIMFLOW_DATABASE_URL or CLAIMFLOW_DATABASE_URL_FILE, not both")
             self.database_url = _read_secret(self.database_url_file, "database_url_file")
+        elif "database_url" not in self.model_fields_set and not CHECKOUT:
+            self.database_url = f"sqlite:///{self.home / 'claimflow.db'}"
         return self
 
     def topic(self, name: str) -> str:

@@ -94,9 +94,9 @@ def pipeline_counts(engine: Engine) -> dict[str, int]:
 
 
 def gather(settings: Settings, engine: Engine) -> dict[str, Any]:
-    from claimflow.broker import broker_status
+    from claimflow.broker import cluster_status
 
-    broker = broker_status(settings=settings)
+    broker = cluster_status(settings)
     lag: list[Lag] = []
     lag_error = None
     access_error = None

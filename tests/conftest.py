@@ -56,7 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def _test_broker() -> Iterator[Any]:
-    from claimflow.testing.kafka import start_test_broker
+    from devtools.testing.kafka import start_test_broker
 
     try:
         broker = start_test_broker()
@@ -77,7 +77,7 @@ def kafka_bootstrap(_test_broker: Any) -> str:
 @pytest.fixture
 def topic_prefix(_test_broker: Any, request: pytest.FixtureRequest) -> Iterator[str]:
     """A prefix only this test uses, with every topic of contracts/topics.py created."""
-    from claimflow.testing.kafka import create_prefixed_topics, delete_topics, unique_prefix
+    from devtools.testing.kafka import create_prefixed_topics, delete_topics, unique_prefix
 
     prefix = unique_prefix(request.node.name[:20])
     try:
@@ -103,7 +103,7 @@ def kafka_settings(kafka_bootstrap: str, topic_prefix: str) -> Settings:
 def _postgres_server() -> Iterator[str]:
     import psycopg
 
-    from claimflow.testing.postgres import postgres_server
+    from devtools.testing.postgres import postgres_server
 
     try:
         ctx = postgres_server()

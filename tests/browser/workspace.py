@@ -24,10 +24,10 @@ from sqlalchemy import Engine, func, select
 
 from claimflow.broker import create_topics
 from claimflow.db import create_all, make_engine, unit_of_work
-from claimflow.sample import generate_charges
-from claimflow.testing.ports import free_port
 from contracts import Charge
 from contracts.topics import CHARGES
+from devtools.sample import generate_charges
+from devtools.testing.ports import free_port
 from tests.pipeline import ROOT, WorkerProcess, produce, worker_env
 from workers.formatter import tables as formatter_tables
 from workers.report import accounts

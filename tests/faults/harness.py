@@ -31,7 +31,6 @@ import orjson
 from sqlalchemy import func, select
 
 from claimflow.db import make_engine
-from claimflow.sample import BillSummary, SampleCharge, SamplePosting, generate_samples
 from contracts import ChargeFailed, Claim, DeadLetter, ReprocessRequest
 from contracts.codec import encode
 from contracts.topics import (
@@ -43,6 +42,7 @@ from contracts.topics import (
     POSTINGS,
     REPROCESS_RESULTS,
 )
+from devtools.sample import BillSummary, SampleCharge, SamplePosting, generate_samples
 from tests.pipeline import ROOT, Record, WorkerProcess, consume_until, produce, worker_env
 from workers.formatter import tables
 

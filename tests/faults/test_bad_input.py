@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from claimflow.sample.examples import example_messages
 from contracts import Charge
 from contracts.topics import CHARGES, POSTINGS, REPROCESS_REQUESTS
+from devtools.sample.examples import example_messages
 from tests.faults.corpus import Bad, corpus
 from tests.faults.harness import (
     STAGES,

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from claimflow.db import create_all, make_engine, unit_of_work
-from claimflow.sample import SamplePosting, generate_posting_samples
-from claimflow.sample.examples import example_messages
 from contracts import Claim, ReplayedCharge, ReprocessRequest, ReprocessResult
 from contracts.codec import encode
 from contracts.topics import POSTING_RESULTS, POSTINGS, REPROCESS_RESULTS
+from devtools.sample import SamplePosting, generate_posting_samples
+from devtools.sample.examples import example_messages
 from tests.faults.harness import bill_summaries, check_posting, check_reprocess
 from tests.pipeline import Record
 from workers.common.messages import Incoming, Received

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.broker import ensure_broker, stop_broker
 from claimflow.db import create_all, make_engine
-from claimflow.testing.ports import free_port_pair
-from claimflow.testing.postgres import PostgresServer, start_postgres
 from contracts.topics import CHARGES
+from devtools.kafka import ensure_broker, stop_broker
+from devtools.testing.ports import free_port_pair
+from devtools.testing.postgres import PostgresServer, start_postgres
 from tests.faults.harness import (
     Cluster,
     charge_messages,

@@ -17,9 +17,9 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from claimflow.sample import SamplePosting, generate_posting_samples
 from contracts import Claim
 from contracts.topics import CHARGES, CLAIMS, POSTING_RESULTS, POSTINGS
+from devtools.sample import SamplePosting, generate_posting_samples
 from tests.faults.harness import (
     Cluster,
     bill_summaries,

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import func, select
 
 from claimflow.db import create_all, make_engine
-from claimflow.sample.era835 import build
 from contracts.codec import encode
 from contracts.remittance import RemittanceFile
 from contracts.topics import CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS, REMITTANCES
+from devtools.sample.era835 import build
 from tests.faults.harness import Cluster, db_count, grows, read_topics, scale, timeout, wait_for
 from tests.pipeline import Record, produce
 from tests.unit.posting.builders import make_claim

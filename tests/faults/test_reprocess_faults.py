@@ -21,7 +21,6 @@ from typing import Any
 import orjson
 import pytest
 
-from claimflow.sample import SampleCharge, generate_samples
 from contracts import FailureFilters, ReprocessRequest
 from contracts.codec import encode
 from contracts.topics import (
@@ -31,6 +30,7 @@ from contracts.topics import (
     REPROCESS_REQUESTS,
     REPROCESS_RESULTS,
 )
+from devtools.sample import SampleCharge, generate_samples
 from tests.faults.harness import (
     Cluster,
     Outcome,

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from claimflow.broker import admin, broker_status, ensure_broker, stop_broker
+from claimflow.broker import admin
 from claimflow.settings import ROOT
-from claimflow.testing.ports import free_port_pair
 from contracts.topics import CHARGES, CLAIMS, PARTITIONS
+from devtools.kafka import broker_status, ensure_broker, stop_broker
+from devtools.testing.ports import free_port_pair
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from claimflow.broker import create_topics
 from claimflow.db import create_all, make_engine, unit_of_work
 from claimflow.settings import Settings, get_settings
-from claimflow.testing.ports import free_port
 from contracts import Charge, ReprocessRequest
 from contracts.codec import encode
 from contracts.posting import Posting
@@ -33,6 +32,7 @@ from contracts.topics import (
     REPROCESS_REQUESTS,
     REPROCESS_RESULTS,
 )
+from devtools.testing.ports import free_port
 from tests.factories import charge
 from tests.pipeline import Record, WorkerProcess, consume_until, produce, worker_env
 from tests.unit.report.data import DAY1, fill

@@ -23,12 +23,12 @@ import pytest
 from sqlalchemy import Engine
 
 from claimflow.db import create_all, make_engine
-from claimflow.sample import BillSummary, generate_posting_samples
 from contracts import DeadLetter
 from contracts.claim import Claim
 from contracts.codec import decode, encode
 from contracts.posting import Posting, PostingApplied, PostingRejected
 from contracts.topics import CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
+from devtools.sample import BillSummary, generate_posting_samples
 from tests.pipeline import ROOT, Record, WorkerProcess, consume_until, produce, worker_env
 from tests.unit.posting.builders import make_claim
 from workers.posting import storage

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from claimflow.db import create_all, make_engine, unit_of_work
-from claimflow.sample.era835 import build
 from claimflow.settings import get_settings
+from devtools.sample.era835 import build
 from tests.integration.test_remittance_handler import Pipeline
 from tests.x12 import samples
 from workers.deadletters import replay as rp

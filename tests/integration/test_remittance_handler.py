@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import Engine
 
 from claimflow.db import create_all, make_engine, unit_of_work
-from claimflow.sample.era835 import build
 from contracts.codec import decode, encode
 from contracts.posting import Posting
 from contracts.remittance import RemittanceFile, RemittanceRetry
 from contracts.topics import CLAIMS, DEAD_LETTER, POSTINGS, REMITTANCES
+from devtools.sample.era835 import build
 from tests.unit.posting.builders import make_claim
 from tests.unit.remittance.builders import PAYERS
 from tests.x12 import samples

@@ -23,13 +23,13 @@ import pytest
 from sqlalchemy import Connection, Engine
 
 from claimflow.db import create_all, make_engine
-from claimflow.sample.era835 import build
 from claimflow.settings import Settings
 from contracts.charge import Charge
 from contracts.claim import Claim
 from contracts.codec import decode, encode
 from contracts.posting import Posting
 from contracts.topics import CHARGES, CLAIMS, POSTING_RESULTS, POSTINGS
+from devtools.sample.era835 import build
 from tests.factories import charge
 from tests.pipeline import ROOT, Record, WorkerProcess, consume_until, produce, worker_env
 from tests.unit.clearinghouse.validator import validate

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
 from claimflow.db import create_all, make_engine, unit_of_work
-from claimflow.sample.charges import generate_samples
 from claimflow.settings import Settings, get_settings
 from contracts.codec import decode
 from contracts.reprocess import ReprocessRequest
 from contracts.topics import REPROCESS_REQUESTS
+from devtools.sample.charges import generate_samples
 from tests.pipeline import consume_until
 from tests.unit.report.data import DAY1, DAY2, fill, run_formatter
 from workers.report import accounts

@@ -1,4 +1,4 @@
-"""The pure parts of claimflow.broker: rendered config files, layout, env rules, jar cache."""
+"""The pure parts of devtools.kafka: rendered config files, layout, env rules, jar cache."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.broker import external_bootstrap, kraft, layout_for, maven
+from claimflow.broker import external_bootstrap
 from claimflow.broker.admin import topic_names
 from claimflow.settings import Settings
-from claimflow.testing.kafka import unique_prefix
 from contracts.topics import PARTITIONS
+from devtools.kafka import kraft, layout_for, maven
+from devtools.testing.kafka import unique_prefix
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -158,7 +159,7 @@ def test_failed_resolve_leaves_no_half_cache(tmp_path: Path, monkeypatch: pytest
 def test_cli_offers_start_stop_status() -> None:
     from typer.testing import CliRunner
 
-    from claimflow.broker.cli import app
+    from devtools.kafka.cli import app
 
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0

@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
-from claimflow.sample.examples import example_messages
 from contracts import Charge, ReprocessRequest
 from contracts.charge import LATEST_CLAIM_DELAY, MAX_CLAIM_DELAY_DAYS
 from contracts.codec import DecodeError, decode, encode
 from contracts.reprocess import MAX_CORRECTION_VALUE_CHARS, MAX_CORRECTIONS_CHARS, MAX_RUN_NUMBER
+from devtools.sample.examples import example_messages
 from tests.factories import charge
 
 SERVICE = dt.date(2026, 11, 17)

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claimflow.sample.examples import example_messages
 from contracts import MESSAGES, Charge, DeadLetter, Posting, PostingApplied, PostingRejected
 from contracts.base import CENT, MONEY_LIMIT, format_money
 from contracts.codec import MAX_MESSAGE_BYTES, DecodeError, decode, encode
-from contracts.export import DOC_PATH, ROOT, SCHEMA_DIR, drift, generated_files, schema_for
+from devtools.export import DOC_PATH, ROOT, SCHEMA_DIR, drift, generated_files, schema_for
+from devtools.sample.examples import example_messages
 from tests.json_mutations import json_paths, json_values, mutate
 
-REFRESH = "run `python -m contracts.export` to refresh"
+REFRESH = "run `python -m devtools.export` to refresh"
 EXAMPLES = example_messages()
 
 
@@ -113,7 +113,7 @@ def test_posting_round_trips(**fields: Any) -> None:
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(), days=st.integers(0, 20000))
 def test_sample_charges_round_trip(seed: int, days: int) -> None:
-    from claimflow.sample import generate_charges
+    from devtools.sample import generate_charges
 
     for charge in generate_charges(12, seed, dt.date(2000, 1, 1) + dt.timedelta(days=days), 0.5):
         assert decode(encode(charge), Charge) == charge

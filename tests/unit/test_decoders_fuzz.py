@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from claimflow.sample.examples import example_messages
 from contracts.codec import DecodeError, decode, encode
+from devtools.sample.examples import example_messages
 from tests.json_mutations import json_paths, json_values, mutate
 
 #: decoder (a worker's batch handler) -> where it lives. The posting worker has two agents:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from claimflow.db import create_all, make_engine
-from claimflow.demo import RunCounts, counts, in_words
+from devtools.demo import RunCounts, counts, in_words
 from tests.unit.report.data import fill
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from claimflow.testing.ports import HIGH, LOW, free_port, free_port_pair
+from devtools.testing.ports import HIGH, LOW, free_port, free_port_pair
 
 
 def _ephemeral_low() -> int:

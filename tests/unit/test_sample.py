@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claimflow.sample import BREAKABLE_RULES, SampleCharge, generate_charges, generate_samples
-from claimflow.sample.__main__ import main as sample_main
-from claimflow.sample.jsonl import read_jsonl, write_jsonl
-from claimflow.sample.postings import BillSummary, SamplePosting, generate_posting_samples
 from contracts import Charge, Posting
 from contracts.codec import decode, encode
+from devtools.sample import BREAKABLE_RULES, SampleCharge, generate_charges, generate_samples
+from devtools.sample.__main__ import main as sample_main
+from devtools.sample.jsonl import read_jsonl, write_jsonl
+from devtools.sample.postings import BillSummary, SamplePosting, generate_posting_samples
 
 TODAY = dt.date(2026, 3, 2)
 MBI = re.compile(

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from claimflow.broker.kraft import BrokerLayout, BrokerSecurity, render_properties, scram_arguments
 from claimflow.broker.security import client_kwargs, faust_credentials
 from claimflow.db import connect_problem, safe_url
 from claimflow.settings import Settings
+from devtools.kafka.kraft import BrokerLayout, BrokerSecurity, render_properties, scram_arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "pa55-W0rd-never-logged"

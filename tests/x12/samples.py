@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from claimflow.sample.era835 import ClaimPayment, Line, ProviderAdjustment, Remittance, build
 from contracts.claim import Claim
+from devtools.sample.era835 import ClaimPayment, Line, ProviderAdjustment, Remittance, build
 
 HERE = Path(__file__).parent / "835"
 CENT = Decimal("0.01")

@@ -36,7 +36,7 @@ def make_app(worker: str, settings: Settings, **overrides: Any) -> faust.App:
         "datadir": str(settings.home / "faust" / f"{settings.topic_prefix}claimflow-{worker}"),
         "autodiscover": False,
         "web_enabled": False,
-        # Topics are created by the project's tooling (claimflow kafka start), not by workers.
+        # Topics are created by `claimflow topics` (`claimflow kafka start` in development), not here.
         "topic_allow_declare": False,
         "topic_disable_leader": True,
         # No linger: a batch's answers are all queued before the sender runs, so they share

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from claimflow.broker import run_sync
-from claimflow.testing.certs import CertFiles, make_ca, make_server_cert
-from claimflow.testing.kafka import SecureTestBroker, start_secure_broker, unique_prefix
+from devtools.testing.certs import CertFiles, make_ca, make_server_cert
+from devtools.testing.kafka import SecureTestBroker, start_secure_broker, unique_prefix
 from tests.conftest import unavailable
 
 
@@ -65,7 +65,7 @@ class TlsPostgres:
 
 @pytest.fixture(scope="session")
 def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgres]:
-    from claimflow.testing.postgres import find_bin_dir, start_postgres
+    from devtools.testing.postgres import find_bin_dir, start_postgres
 
     if find_bin_dir() is None:
         unavailable("PostgreSQL", "no server binaries in /usr/lib/postgresql/*/bin")

@@ -30,12 +30,12 @@ from sqlalchemy import text
 
 from claimflow.broker.security import client_kwargs
 from claimflow.db import create_all, make_engine, unit_of_work
-from claimflow.sample import BillSummary, generate_charges, generate_postings
-from claimflow.testing.kafka import SecureTestBroker
-from claimflow.testing.ports import free_port
 from contracts import Charge
 from contracts.codec import encode
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, POSTING_RESULTS, POSTINGS, REPROCESS_RESULTS
+from devtools.sample import BillSummary, generate_charges, generate_postings
+from devtools.testing.kafka import SecureTestBroker
+from devtools.testing.ports import free_port
 from tests.integration.secure.conftest import TlsPostgres
 from tests.pipeline import ROOT, Record, WorkerProcess, consume_until, produce
 from workers.report import accounts

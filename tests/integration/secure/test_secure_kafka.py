@@ -16,12 +16,12 @@ import pytest
 
 from claimflow.broker import run_sync
 from claimflow.broker.security import access_problem, client_kwargs
-from claimflow.testing.certs import make_ca
-from claimflow.testing.kafka import SecureTestBroker
 from contracts import Claim
 from contracts.codec import encode
 from contracts.reprocess import ReprocessRequest
 from contracts.topics import CHARGES, CLAIMS, REPROCESS_REQUESTS
+from devtools.testing.certs import make_ca
+from devtools.testing.kafka import SecureTestBroker
 from tests.factories import charge
 from tests.pipeline import ROOT, WorkerProcess, consume_until, produce
 from workers.report.publish import KafkaPublisher, PublishError

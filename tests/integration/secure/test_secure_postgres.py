@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from claimflow.db import connect_problem, create_all, make_engine
-from claimflow.testing.certs import make_ca
+from devtools.testing.certs import make_ca
 from tests.integration.secure.conftest import TlsPostgres
 from tests.pipeline import ROOT
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from claimflow.sample import generate_samples
 from contracts import Claim
+from devtools.sample import generate_samples
 from tests.unit.clearinghouse.claims import CREATED, ENVELOPE, NUMBERS, claim, claims, dependent_replacement
 from tests.unit.clearinghouse.validator import validate
 from workers.clearinghouse.x12_837 import (

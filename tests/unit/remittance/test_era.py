@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from claimflow.sample.era835 import ClaimPayment, Line, Remittance, build
+from devtools.sample.era835 import ClaimPayment, Line, Remittance, build
 from tests.x12 import samples
 from workers.remittance.era import EraRefused, read_eras
 

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claimflow.sample.era835 import ClaimPayment, Remittance, build
+from devtools.sample.era835 import ClaimPayment, Remittance, build
 from tests.unit.remittance.builders import PAYERS, bill
 from tests.x12 import samples
 from workers.posting.bill import Bill

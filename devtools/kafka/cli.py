@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from claimflow.broker import BrokerError, broker_status, ensure_broker, stop_broker
-from claimflow.broker.maven import ResolveError
+from devtools.kafka import BrokerError, broker_status, ensure_broker, stop_broker
+from devtools.kafka.maven import ResolveError
 
 app = typer.Typer(help="Run the local Apache Kafka broker (KRaft, 127.0.0.1).", no_args_is_help=True)
 console = Console()

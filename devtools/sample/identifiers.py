@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import random
 
-#: The NPI check digit is a Luhn digit over the card-issuer prefix 80840 + the first 9 digits.
-NPI_PREFIX = "80840"
+from workers.formatter.rules.identity import npi_check_digit as check_digit
 
 #: MBI letters leave out S, L, O, I, B and Z so they cannot be read as digits.
 MBI_LETTERS = "ACDEFGHJKMNPQRTUVWXY"
@@ -18,26 +17,9 @@ MBI_ALNUM = MBI_LETTERS + "0123456789"
 DIGITS = "0123456789"
 
 
-def luhn_check_digit(payload: str) -> str:
-    """The digit that makes `payload` + digit pass the Luhn check."""
-    total = 0
-    # Walking from the right, the digit next to the (future) check digit is doubled.
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
 def npi_check_digit(first_nine: str) -> str:
-    return luhn_check_digit(NPI_PREFIX + first_nine)
-
-
-def is_valid_npi(npi: str) -> bool:
-    return len(npi) == 10 and npi.isdigit() and npi[0] in "12" and npi[-1] == npi_check_digit(npi[:9])
+    # The formatter's rule is the one definition of the digit (Luhn over 80840 + 9 digits).
+    return str(check_digit(first_nine))
 
 
 def make_npi(rng: random.Random) -> str:

@@ -151,7 +151,7 @@ def render_properties(layout: BrokerLayout) -> str:
     }
     if layout.security is not None:
         props.update(security_properties(layout.security))
-    lines = ["# Written by claimflow.broker; edits are overwritten on the next start."]
+    lines = ["# Written by devtools.kafka; edits are overwritten on the next start."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
 

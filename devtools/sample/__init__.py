@@ -3,10 +3,10 @@
 Nothing here reads the clock or the network; the same seed gives the same data.
 """
 
-from claimflow.sample.breakers import BREAKABLE_RULES
-from claimflow.sample.charges import SampleCharge, generate_charges, generate_samples
-from claimflow.sample.jsonl import read_jsonl, write_jsonl
-from claimflow.sample.postings import (
+from devtools.sample.breakers import BREAKABLE_RULES
+from devtools.sample.charges import SampleCharge, generate_charges, generate_samples
+from devtools.sample.jsonl import read_jsonl, write_jsonl
+from devtools.sample.postings import (
     BillSummary,
     SamplePosting,
     generate_posting_samples,

@@ -1,4 +1,4 @@
-"""`python -m claimflow.sample charges.jsonl --count 200 --seed 7 --today 2026-03-02`
+"""`python -m devtools.sample charges.jsonl --count 200 --seed 7 --today 2026-03-02`
 
 Writes seeded sample charges as JSON lines (stdout with `-`), for feeding a topic by hand.
 """
@@ -9,12 +9,12 @@ import argparse
 import datetime as dt
 import sys
 
-from claimflow.sample.charges import generate_charges
-from claimflow.sample.jsonl import write_jsonl
+from devtools.sample.charges import generate_charges
+from devtools.sample.jsonl import write_jsonl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m claimflow.sample", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.sample", description=__doc__)
     parser.add_argument("out", help="file to write, or - for stdout")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)

@@ -4,7 +4,7 @@
 machine: every random choice comes from one `random.Random(seed)`, and nothing reads the
 clock. Valid charges come in visits (same patient, date, provider and payers, several
 procedure codes) so the formatter groups them into one claim; a chosen share of charges
-is then broken, each against one formatter rule (see `claimflow.sample.breakers`).
+is then broken, each against one formatter rule (see `devtools.sample.breakers`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from claimflow.sample import catalog
-from claimflow.sample.breakers import BREAKERS, Breaker, submitted_at
-from claimflow.sample.catalog import Company, Discipline, Location, PayerPlan, Practice
-from claimflow.sample.identifiers import make_mbi, make_member_id, make_npi, make_tax_id
 from contracts import Address, Authorization, Charge, ChargePayer, Patient, Provider, Subscriber
+from devtools.sample import catalog
+from devtools.sample.breakers import BREAKERS, Breaker, submitted_at
+from devtools.sample.catalog import Company, Discipline, Location, PayerPlan, Practice
+from devtools.sample.identifiers import make_mbi, make_member_id, make_npi, make_tax_id
 
 #: Valid service dates fall within this many days up to and including `today`.
 SERVICE_WINDOW_DAYS = 60

@@ -26,7 +26,7 @@ LOG4J_VERSION = "2.24.3"
 MARKER = ".resolved"
 
 POM_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
-<!-- Written by claimflow.broker.maven: only used to resolve the broker's runtime jars. -->
+<!-- Written by devtools.kafka.maven: only used to resolve the broker's runtime jars. -->
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>claimflow.local</groupId>

@@ -79,8 +79,8 @@ def run(
     bad_share: Annotated[float, typer.Option(help="Share of charges that break a rule.")] = 0.2,
 ) -> None:
     """Run everything, feed sample data, show progress; Ctrl-C stops it all."""
-    from claimflow.broker import broker_status, ensure_broker, stop_broker
     from claimflow.db import create_all, make_engine, safe_url
+    from devtools.kafka import broker_status, ensure_broker, stop_broker
 
     settings = get_settings()
     seed = seed if seed is not None else int(time.time()) % 1_000_000
@@ -147,8 +147,8 @@ class Feed:
         self.started = time.monotonic()
 
     def publish_charges(self) -> None:
-        from claimflow.sample import generate_charges
         from contracts.topics import CHARGES
+        from devtools.sample import generate_charges
 
         charges = generate_charges(self.n, self.seed, dt.date.today(), bad_share=self.bad_share)
         self.charge_ids = {c.charge_id for c in charges}
@@ -165,8 +165,8 @@ class Feed:
         bills = self._bills()
         if not bills:
             return
-        from claimflow.sample import BillSummary, generate_postings
         from contracts.topics import POSTINGS
+        from devtools.sample import BillSummary, generate_postings
 
         # Dated from now, seconds apart: after the claims they pay, as a real office's would be.
         postings = generate_postings(

@@ -15,24 +15,22 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from claimflow.broker import (
-    BrokerLayout,
-    BrokerSecurity,
-    admin,
-    broker_status,
-    ensure_broker,
-    external_bootstrap,
-    layout_for,
-    run_sync,
-    stop_broker,
-)
-from claimflow.broker.maven import file_lock
+from claimflow.broker import admin, external_bootstrap, run_sync
 from claimflow.broker.security import client_kwargs
 from claimflow.logs import get_logger
 from claimflow.settings import Settings, get_settings
-from claimflow.testing.certs import CertFiles, make_ca, make_server_cert
-from claimflow.testing.ports import free_port_pair
 from contracts.topics import PARTITIONS
+from devtools.kafka import (
+    BrokerLayout,
+    BrokerSecurity,
+    broker_status,
+    ensure_broker,
+    layout_for,
+    stop_broker,
+)
+from devtools.kafka.maven import file_lock
+from devtools.testing.certs import CertFiles, make_ca, make_server_cert
+from devtools.testing.ports import free_port_pair
 
 log = get_logger(__name__)
 

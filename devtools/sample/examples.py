@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from claimflow.sample.charges import generate_samples
 from contracts import (
     BillPayerState,
     BillState,
@@ -32,6 +31,7 @@ from contracts import (
     RuleResult,
     SkippedCharge,
 )
+from devtools.sample.charges import generate_samples
 
 EXAMPLE_SEED = 20260302
 EXAMPLE_TODAY = dt.date(2026, 3, 2)
@@ -118,7 +118,7 @@ def example_messages() -> dict[str, BaseModel]:
 
 def _example_835(claim: Claim) -> str:
     """A one-claim 835 paying `claim` 60%, the rest a CO-45 allowance."""
-    from claimflow.sample.era835 import ClaimPayment, Remittance, build
+    from devtools.sample.era835 import ClaimPayment, Remittance, build
 
     total = claim.total_amount
     paid = (total * Decimal("0.6")).quantize(Decimal("0.01"))

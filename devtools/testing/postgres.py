@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimflow.logs import get_logger
-from claimflow.testing.certs import CertFiles
-from claimflow.testing.ports import free_port
+from devtools.testing.certs import CertFiles
+from devtools.testing.ports import free_port
 
 log = get_logger(__name__)
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from claimflow.sample import catalog
-from claimflow.sample.identifiers import break_npi, malformed_mbi
 from contracts import Charge
+from devtools.sample import catalog
+from devtools.sample.identifiers import break_npi, malformed_mbi
 
 THERAPY_MODIFIERS = ("GP", "GO", "GN")
 ASSISTANT_MODIFIERS = ("CQ", "CO")
