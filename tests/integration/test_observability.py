@@ -66,6 +66,7 @@ def make(i: int, **overrides: object) -> Charge:
         "last_name": "Patient",
         "birth_date": dt.date(1950, 3, 4),
         "sex": "F",
+        "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
     }
     data: dict[str, object] = {
         "charge_id": f"CH-{i}",

@@ -31,7 +31,7 @@ from workers.report import accounts, actions, storage, web
 from workers.report import queries as q
 from workers.report.auth import AccessDenied, Caller
 from workers.report.deadletters_api import dead_letter_router
-from workers.report.middleware import BodyLimit, GuardAndLog, SecurityHeaders
+from workers.report.middleware import BodyLimit, CredentialGuard, SecurityHeaders
 from workers.report.models import (
     ChargeDetail,
     FailedCharge,
@@ -48,7 +48,7 @@ from workers.report.models import (
     SearchPage,
     SearchQuery,
 )
-from workers.report.observe import instrument
+from workers.report.observe import RequestMetrics, instrument
 from workers.report.publish import KafkaPublisher, MessageTooLarge, Publisher, PublishError
 from workers.report.remittances_api import remittance_router
 
@@ -349,9 +349,11 @@ def create_app(
         return ReprocessPreview(company_id=company_id, count=found.count, first=found.first)
 
     web.mount(app)
-    # The last added is the outermost: every request is logged, then its size is checked
-    # before anything reads it, then the answer gets its security headers.
+    # The last added is the outermost: every request is counted and logged, a credential in
+    # its URL refused, its size checked before anything reads it, and the answer gets its
+    # security headers.
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(GuardAndLog)
+    app.add_middleware(CredentialGuard)
+    app.add_middleware(RequestMetrics)
     return app

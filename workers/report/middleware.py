@@ -4,9 +4,8 @@
   when the client says its length (Content-Length), and as soon as the count passes the
   limit when it does not (chunked): a client never makes the service hold more than the
   limit in memory.
-- `GuardAndLog`: a request with a credential in its query string is refused (a URL lands in
-  logs, histories and proxies), and each request is logged as method, path, status and
-  time, never with its query string (filters may name a payer).
+- `CredentialGuard`: a request with a credential in its query string is refused (a URL
+  lands in logs, histories and proxies).
 - `SecurityHeaders`: what browsers are told about every answer, and the pages' strict
   Content-Security-Policy.
 
@@ -16,8 +15,6 @@ its own and reads the body through a wrapper, which turned the body limit's 413 
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 from starlette.datastructures import MutableHeaders, QueryParams
@@ -26,8 +23,6 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workers.report.auth import TOKEN_PREFIX
-
-log = logging.getLogger("claimflow.report")
 
 #: Query parameters that would carry a credential.
 CREDENTIAL_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "password", "auth"})
@@ -46,35 +41,19 @@ def credential_in_query(query_string: bytes) -> bool:
     )
 
 
-class GuardAndLog:
+class CredentialGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and credential_in_query(scope.get("query_string", b"")):
+            refused = JSONResponse(
+                {"detail": "send the API token in the Authorization header, never in the URL"},
+                status_code=400,
+            )
+            await refused(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500  # what the client gets when the app raises before answering
-
-        async def watched_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            if credential_in_query(scope.get("query_string", b"")):
-                refused = JSONResponse(
-                    {"detail": "send the API token in the Authorization header, never in the URL"},
-                    status_code=400,
-                )
-                await refused(scope, receive, watched_send)
-            else:
-                await self.app(scope, receive, watched_send)
-        finally:
-            ms = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.0fms", scope["method"], scope["path"], status, ms)
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:

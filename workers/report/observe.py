@@ -1,12 +1,15 @@
-"""The report service's metrics and probes: `/metrics`, `/livez`, `/readyz` (beside `/healthz`).
+"""The report service's metrics, access log and probes: `/metrics`, `/livez`, `/readyz`
+(beside `/healthz`).
 
 Requests are counted by route template (`/failures/{charge_id}`, never the charge id
-itself) and status, with a latency histogram, in a plain ASGI middleware: it sees every
-response, including the 401s and 422s that never reach an endpoint.
+itself) and status, with a latency histogram, and logged as one line each, in a plain ASGI
+middleware: it sees every response, including the 400s, 401s, 413s and 422s that never
+reach an endpoint.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -21,6 +24,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("claimflow.report")
 
 REQUESTS = Counter(
     "claimflow_http_requests",
@@ -59,12 +64,16 @@ class RequestMetrics:
             # so a scan of random URLs cannot grow the series without bound.
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "")
+            seconds = time.perf_counter() - started
             REQUESTS.labels(method, route, str(code)).inc()
-            REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            REQUEST_SECONDS.labels(method, route).observe(seconds)
+            # The access log: the path, never the query string (filters may name a payer, a
+            # careless client may put a token there); uvicorn's own access log is off.
+            log.info("%s %s %d %.0fms", method, scope.get("path", ""), code, seconds * 1000)
 
 
 def instrument(app: FastAPI, db: Engine) -> None:
-    app.add_middleware(RequestMetrics)
+    """The probes and /metrics; `RequestMetrics` is added by the app, outermost."""
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["service"], include_in_schema=False)
     def metrics() -> Response:
