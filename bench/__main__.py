@@ -317,7 +317,7 @@ def run_report(mode: Mode, rows: int | None, databases: tuple[str, ...]) -> dict
         "machine": machine(),
         "targets": {},
     }
-    env = report.standalone_env(with_postgres="postgresql" in databases)
+    env = report.standalone_env()
     try:
         results["report"] = _section(
             results,

@@ -104,6 +104,9 @@ class PostgresServer:
     host: str = "127.0.0.1"
     password: str | None = field(default=None, repr=False)
     tls: CertFiles | None = None
+    #: Small for test servers (many run at once); the bench's report rung gives its server
+    #: what a production database has for a working set of that size.
+    shared_buffers: str = "32MB"
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -249,7 +252,7 @@ def _pg_ctl_start(server: PostgresServer) -> subprocess.CompletedProcess[str]:
             "-c synchronous_commit=off",
             "-c full_page_writes=off",
             "-c max_connections=100",
-            "-c shared_buffers=32MB",
+            f"-c shared_buffers={server.shared_buffers}",
         ]
     )
     return _run_as_pg(
@@ -283,6 +286,7 @@ def start_postgres(
     *,
     tls: CertFiles | None = None,
     password: str | None = None,
+    shared_buffers: str = "32MB",
 ) -> PostgresServer:
     """initdb + pg_ctl start on a free loopback port, then create `database`."""
     bin_dir = find_bin_dir()
@@ -311,6 +315,7 @@ def start_postgres(
                 database=database,
                 password=password,
                 tls=tls,
+                shared_buffers=shared_buffers,
             )
             proc = _pg_ctl_start(server)
             if proc.returncode == 0:
