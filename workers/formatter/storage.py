@@ -7,14 +7,13 @@ commit together (claimflow.db.unit_of_work).
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, column, insert, inspect, select, table, update
+from sqlalchemy import Connection, insert, select, update
 
 from claimflow.bulk import BulkInsert
 from claimflow.db import ids_param, in_list
@@ -23,6 +22,7 @@ from workers.formatter import failure_rows
 from workers.formatter import tables as t
 from workers.formatter.history import History, SentLine, discipline
 from workers.formatter.run import FailureState, RunResult
+from workers.posting import read as posting_read
 
 
 def next_run(conn: Connection, now: dt.datetime) -> int:
@@ -152,28 +152,8 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
                 therapy[key] = therapy.get(key, ZERO) + amount
     # Charges claimed on a bill of another patient key (rare) and explicit bill ids.
     bills = {c.bill_id for c in charges if c.bill_id} | {s.bill_id for s in history.sent.values()}
-    history.bill_rejected.update(bill_rejected(conn, bills))
+    history.bill_rejected.update(posting_read.bill_rejected(conn, bills))
     return history
-
-
-#: Engines known to have the posting worker's bill table; a table is never dropped while a
-#: worker runs, so a positive answer is kept instead of inspecting the schema every run.
-_HAS_BILLS: weakref.WeakSet[Engine] = weakref.WeakSet()
-_BILLS = table("bills", column("bill_id"), column("rejected"))
-_BILLS_REJECTED = select(_BILLS.c.bill_id, _BILLS.c.rejected).where(_BILLS.c.bill_id.in_(ids_param()))
-
-
-def bill_rejected(conn: Connection, bill_ids: Iterable[str]) -> dict[str, bool]:
-    """Rejected status from the posting worker's bill table (absent until posting runs)."""
-    ids = list(bill_ids)
-    if not ids:
-        return {}
-    if conn.engine not in _HAS_BILLS:
-        if not inspect(conn).has_table("bills"):
-            return {}
-        _HAS_BILLS.add(conn.engine)
-    rows = conn.execute(_BILLS_REJECTED, {"ids": in_list(ids)})
-    return {bid: bool(rejected) for bid, rejected in rows}
 
 
 def failure_states(conn: Connection, charge_ids: Iterable[str]) -> dict[str, FailureState]:
