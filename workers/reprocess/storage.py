@@ -4,20 +4,17 @@ the failures it reads, read-only, through the formatter's read model (formatter/
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import (
     Connection,
-    and_,
     exists,
     func,
     insert,
     select,
     tuple_,
-    update,
 )
 
 from contracts import FailureFilters
@@ -171,21 +168,6 @@ def _load_chunk(conn: Connection, company_id: str, ids: list[str]) -> dict[str, 
         }
     )
     return out
-
-
-def mark_reprocessing(conn: Connection, charge_ids: Sequence[str], now: dt.datetime) -> int:
-    """Open failures -> reprocessing; the formatter's next answer resolves or reopens them."""
-    f = ft.failures.c
-    done = 0
-    for start in range(0, len(charge_ids), CHUNK):
-        chunk = list(charge_ids[start : start + CHUNK])
-        result = conn.execute(
-            update(ft.failures)
-            .where(and_(f.charge_id.in_(chunk), f.status == "open"))
-            .values(status="reprocessing", updated_at=now)
-        )
-        done += result.rowcount
-    return done
 
 
 def save_requests(conn: Connection, rows: Sequence[dict[str, object]], item_rows: Sequence[Item]) -> None:
