@@ -11,10 +11,10 @@ duplicates and a patient's therapy total grows line by line. The run returns its
 
 from __future__ import annotations
 
-from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from contracts import Charge
 from workers.formatter.rules.context import BillState, ClaimKey, History, TherapyKey, claim_key, therapy_key
@@ -32,6 +32,38 @@ __all__ = [
 ]
 
 ZERO = Decimal("0.00")
+
+K = TypeVar("K")
+V = TypeVar("V")
+_MISSING: Any = object()
+
+
+class _Layered(Mapping[K, V]):
+    """`top` over `base`, read-only and live. Not a ChainMap: its `in` and `get` go
+    through a generator over its maps, a third of a run's time in the rules' look-ups."""
+
+    __slots__ = ("base", "top")
+
+    def __init__(self, top: Mapping[K, V], base: Mapping[K, V]) -> None:
+        self.top = top
+        self.base = base
+
+    def __getitem__(self, key: K) -> V:
+        found = self.top.get(key, _MISSING)
+        return self.base[key] if found is _MISSING else found
+
+    def get(self, key: K, default: Any = None) -> Any:
+        found = self.top.get(key, _MISSING)
+        return self.base.get(key, default) if found is _MISSING else found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.top or key in self.base
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self.top.keys() | self.base.keys())
+
+    def __len__(self) -> int:
+        return len(self.top.keys() | self.base.keys())
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +111,8 @@ def history_of(
 def layered(history: History, changes: HistoryChanges) -> History:
     """`history` with `changes` on top, live: it sees what is added to `changes` later."""
     return History(
-        claimed_keys=ChainMap(changes.claimed, history.claimed_keys),  # type: ignore[arg-type]
-        therapy_ytd=ChainMap(changes.therapy_ytd, history.therapy_ytd),  # type: ignore[arg-type]
+        claimed_keys=_Layered(changes.claimed, history.claimed_keys),
+        therapy_ytd=_Layered(changes.therapy_ytd, history.therapy_ytd),
         bills=history.bills,
         charge_bills=history.charge_bills,
     )
