@@ -56,10 +56,9 @@ def _tracking_table(path: Path) -> sqlite3.Connection:
 def _work(rung: str, db: sqlite3.Connection | None) -> BatchWork:
     check: Callable[[Charge], object] | None = None
     if rung == "decode_rules_tracking_row":
-        from workers.formatter.history import History, rule_history
-        from workers.formatter.rules import RuleBook, RuleContext, evaluate
+        from workers.formatter.rules import History, RuleBook, RuleContext, evaluate
 
-        ctx = RuleContext(today=dt.date.today(), book=RuleBook.default(), history=rule_history(History()))
+        ctx = RuleContext(today=dt.date.today(), book=RuleBook.default(), history=History())
 
         def check(charge: Charge) -> object:
             return evaluate(charge, ctx)

@@ -7,6 +7,6 @@ from workers.formatter import tables as formatter_tables  # noqa: F401
 from workers.posting import tables as posting_tables  # noqa: F401
 from workers.remittance import tables as remittance_tables  # noqa: F401
 from workers.report import tables as report_tables  # noqa: F401
-from workers.reprocess import storage as reprocess_storage  # noqa: F401
+from workers.reprocess import tables as reprocess_tables  # noqa: F401
 
 __all__ = ["metadata"]

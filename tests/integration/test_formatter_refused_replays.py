@@ -21,10 +21,9 @@ from tests.factories import charge
 from tests.integration.test_formatter_storage import Clock, handle
 from workers.common.messages import Incoming, Outgoing, Received
 from workers.formatter import tables
-from workers.formatter.failure_rows import REPROCESS_REFUSED
+from workers.formatter.failure_rows import REPROCESS_REFUSED, mark_reprocessing
 from workers.formatter.handler import FormatterHandler
 from workers.formatter.rules import RuleBook
-from workers.reprocess.storage import mark_reprocessing
 
 
 @pytest.fixture

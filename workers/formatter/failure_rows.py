@@ -130,6 +130,33 @@ def save_failures(
     _insert_events(conn, events)
 
 
+#: Failures moved per statement: keeps IN lists inside every database's parameter limit.
+CHUNK = 500
+
+
+def mark_reprocessing(conn: Connection, charge_ids: Sequence[str], now: dt.datetime) -> int:
+    """Open failures -> reprocessing, for the replays a reprocess request publishes; the
+    formatter's answer to each replayed version resolves or reopens it (or
+    `reopen_refused` does, when it refuses that version).
+
+    The one write on a formatter table made in another worker's transaction: reprocess
+    calls it as it records the request, so from that commit billers see the failure as
+    being reprocessed and a second request skips it (docs/ARCHITECTURE.md, "Who owns
+    which table"). Returns how many failures moved.
+    """
+    f = t.failures.c
+    done = 0
+    for start in range(0, len(charge_ids), CHUNK):
+        chunk = list(charge_ids[start : start + CHUNK])
+        result = conn.execute(
+            update(t.failures)
+            .where(f.charge_id.in_(chunk), f.status == "open")
+            .values(status="reprocessing", updated_at=now)
+        )
+        done += result.rowcount
+    return done
+
+
 #: The reason a failure carries when its reprocessed version was refused (dead-lettered).
 REPROCESS_REFUSED = "REPROCESS_REFUSED"
 

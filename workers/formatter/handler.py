@@ -22,9 +22,9 @@ from workers.common.deadletter import dead_letter
 from workers.common.messages import Incoming, Outgoing, Received
 from workers.common.tracing import carried
 from workers.formatter import failure_rows, storage
-from workers.formatter.history import History, rule_history
+from workers.formatter.history import History
 from workers.formatter.rules import RuleBook, RuleContext, evaluate, is_held
-from workers.formatter.run import Evaluate, RunResult, run_charges
+from workers.formatter.run import RunResult, run_charges
 from workers.formatter.versions import conflict_reason, same_message
 
 Clock = Callable[[], dt.datetime]
@@ -48,19 +48,7 @@ class FormatterHandler:
         self.rule_failures: Counter[str] = Counter()
 
     def evaluate(self, charge: Charge, history: History, today: dt.date) -> list[RuleResult]:
-        return evaluate(charge, RuleContext(today=today, book=self.book, history=rule_history(history)))
-
-    def _evaluator(self, history: History, today: dt.date) -> Evaluate:
-        """evaluate() with one RuleContext for the whole run: the rules' view of `history`
-        is live, so it sees what the run records as charges pass."""
-        ctx = RuleContext(today=today, book=self.book, history=rule_history(history))
-
-        def run_rules(charge: Charge, seen: History, on: dt.date) -> list[RuleResult]:
-            if seen is history and on == today:
-                return evaluate(charge, ctx)
-            return self.evaluate(charge, seen, on)
-
-        return run_rules
+        return evaluate(charge, RuleContext(today=today, book=self.book, history=history))
 
     def handle(self, conn: Connection, batch: Sequence[Incoming[Charge]]) -> list[Outgoing]:
         now = self.clock()
@@ -142,7 +130,7 @@ class FormatterHandler:
             states,
             run_number=run_number,
             now=now,
-            evaluate=self._evaluator(history, now.date()),
+            evaluate=self.evaluate,
             is_held=is_held,
         )
         answers, claims_json, out = self._answers(result, sources)

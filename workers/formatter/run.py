@@ -1,8 +1,9 @@
 """One formatter run: every charge in it ends as a claim line, a failure, or a hold.
 
 Pure: given the charges, what the database knew before the run (`History`, the failure
-states) and the clock, decide every outcome. The handler loads the inputs and saves the
-result in one transaction.
+states) and the clock, decide every outcome. Nothing passed in is changed: what the run
+adds to the history comes back in `RunResult.history` (workers/formatter/history.py). The
+handler loads the inputs and saves the result in one transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from typing import Literal
 
 from contracts import Charge, ChargeFailed, ChargeFailureResolved, Claim, RuleResult
 from workers.formatter.claims import Passed, build_claims
-from workers.formatter.history import History
+from workers.formatter.history import (
+    History,
+    HistoryChanges,
+    layered,
+    record_passed,
+    record_sent,
+    replaces_bill,
+)
 
 Evaluate = Callable[[Charge, History, dt.date], list[RuleResult]]
 IsHeld = Callable[[Charge, dt.date], bool]
@@ -44,6 +52,8 @@ class RunResult:
     resolved: list[ChargeFailureResolved] = field(default_factory=list)
     held: list[Charge] = field(default_factory=list)
     outcomes: dict[tuple[str, int], Outcome] = field(default_factory=dict)
+    #: What the run adds to the history it was given.
+    history: HistoryChanges = field(default_factory=HistoryChanges)
 
 
 def run_charges(
@@ -59,6 +69,9 @@ def run_charges(
     """Decide each charge in order; charges are distinct (charge_id, version) pairs."""
     today = now.date()
     result = RunResult(run_number)
+    changes = result.history
+    # The rules see the stored history with this run's passed charges on top.
+    seen = layered(history, changes)
     passed: list[Passed] = []
     outcomes = result.outcomes
     for charge in charges:
@@ -67,7 +80,7 @@ def run_charges(
             result.held.append(charge)
             outcomes[key] = Outcome(charge, "held")
             continue
-        found = evaluate(charge, history, today)
+        found = evaluate(charge, seen, today)
         warnings: tuple[RuleResult, ...] = ()
         if found:  # most charges pass with nothing to say
             errors = [r for r in found if r.severity == "error"]
@@ -77,8 +90,8 @@ def run_charges(
                 outcomes[key] = Outcome(charge, "failed", failure=failure)
                 continue
             warnings = tuple([r for r in found if r.severity == "warning"])
-        passed.append(Passed(charge, warnings, history.replaces_bill(charge)))
-        history.record_passed(charge)
+        passed.append(Passed(charge, warnings, replaces_bill(history, charge)))
+        record_passed(changes, seen, charge)
 
     result.claims = build_claims(passed, run_number, now)
     by_key = {(p.charge.charge_id, p.charge.version): p.charge for p in passed}
@@ -86,7 +99,7 @@ def run_charges(
         claim_id, bill_id = claim.claim_id, claim.bill_id
         for line in claim.lines:
             key = (line.charge_id, line.charge_version)
-            history.record_sent(line.charge_id, line.charge_version, bill_id)
+            record_sent(changes, line.charge_id, line.charge_version, bill_id)
             charge = by_key[key]
             outcome = Outcome(charge, "claimed", claim_id=claim_id)
             state = failures.get(charge.charge_id)

@@ -7,22 +7,23 @@ commit together (claimflow.db.unit_of_work).
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, column, insert, inspect, select, table, update
+from sqlalchemy import Connection, insert, select, update
 
 from claimflow.bulk import BulkInsert
 from claimflow.db import ids_param, in_list
 from contracts import Charge, Claim
 from workers.formatter import failure_rows
 from workers.formatter import tables as t
-from workers.formatter.history import History, SentLine, discipline
+from workers.formatter.history import History, SentLine, history_of
+from workers.formatter.rules.context import ClaimKey, TherapyKey, discipline_of
 from workers.formatter.run import FailureState, RunResult
+from workers.posting import read as posting_read
 
 
 def next_run(conn: Connection, now: dt.datetime) -> int:
@@ -130,8 +131,10 @@ def claim_json(conn: Connection, claim_ids: Iterable[str]) -> dict[str, bytes]:
 
 
 def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
-    """Everything the rules need about these charges' patients and bills, in four queries."""
-    history = History()
+    """Everything the rules need about these charges' patients and bills, in two queries."""
+    claimed: dict[ClaimKey, str] = {}
+    therapy: dict[TherapyKey, Decimal] = {}
+    sent: dict[str, SentLine] = {}
     patients = {(c.company_id, c.patient.id) for c in charges}
     years = {c.service_date.year for c in charges if c.service_date}
     if patients:
@@ -139,41 +142,19 @@ def load_history(conn: Connection, charges: Sequence[Charge]) -> History:
             _PATIENT_LINES,
             {"companies": in_list({p[0] for p in patients}), "patients": in_list({p[1] for p in patients})},
         )
-        claimed, sent, therapy = history.claimed, history.sent, history.therapy_ytd
         for charge_id, version, bill_id, company, patient, date, code, mods, kind, amount in rows:
             if (company, patient) not in patients:
                 continue
             claimed[(company, patient, date, code, tuple(mods.split(",")) if mods else ())] = charge_id
             line = sent.get(charge_id)
             if line is None or version >= line.version:
-                history.set_sent(charge_id, SentLine(bill_id, version))
+                sent[charge_id] = SentLine(bill_id, version)
             if kind and date.year in years:
                 key = (company, patient, date.year, kind)
                 therapy[key] = therapy.get(key, ZERO) + amount
     # Charges claimed on a bill of another patient key (rare) and explicit bill ids.
-    bills = {c.bill_id for c in charges if c.bill_id} | {s.bill_id for s in history.sent.values()}
-    history.bill_rejected.update(bill_rejected(conn, bills))
-    return history
-
-
-#: Engines known to have the posting worker's bill table; a table is never dropped while a
-#: worker runs, so a positive answer is kept instead of inspecting the schema every run.
-_HAS_BILLS: weakref.WeakSet[Engine] = weakref.WeakSet()
-_BILLS = table("bills", column("bill_id"), column("rejected"))
-_BILLS_REJECTED = select(_BILLS.c.bill_id, _BILLS.c.rejected).where(_BILLS.c.bill_id.in_(ids_param()))
-
-
-def bill_rejected(conn: Connection, bill_ids: Iterable[str]) -> dict[str, bool]:
-    """Rejected status from the posting worker's bill table (absent until posting runs)."""
-    ids = list(bill_ids)
-    if not ids:
-        return {}
-    if conn.engine not in _HAS_BILLS:
-        if not inspect(conn).has_table("bills"):
-            return {}
-        _HAS_BILLS.add(conn.engine)
-    rows = conn.execute(_BILLS_REJECTED, {"ids": in_list(ids)})
-    return {bid: bool(rejected) for bid, rejected in rows}
+    bills = {c.bill_id for c in charges if c.bill_id} | {s.bill_id for s in sent.values()}
+    return history_of(claimed, therapy, sent, posting_read.bill_rejected(conn, bills))
 
 
 def failure_states(conn: Connection, charge_ids: Iterable[str]) -> dict[str, FailureState]:
@@ -340,7 +321,7 @@ def _line_rows(claim: Claim) -> list[tuple[Any, ...]]:
             claim.service_date,
             line.procedure_code,
             ",".join(sorted(line.modifiers)),
-            discipline(line.modifiers),
+            discipline_of(line.modifiers),
             line.amount,
         )
         for line in claim.lines

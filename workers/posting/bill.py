@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -176,6 +177,27 @@ def reopen_from_claim(bill: Bill, claim: Claim) -> Bill:
     if claim.frequency == "replacement" and bill.rejected:
         return bill.replace(rejected=False)
     return bill
+
+
+def first_claims(claims: Iterable[Claim]) -> dict[str, Claim]:
+    """Each claim id's first delivery, in arrival order: a claim delivered twice opens once."""
+    first: dict[str, Claim] = {}
+    for claim in claims:
+        first.setdefault(claim.claim_id, claim)
+    return first
+
+
+def bills_from_claims(claims: Iterable[Claim], known: Mapping[str, Bill]) -> dict[str, Bill]:
+    """The bills that claims never seen before open or change, by id, given the bills
+    already `known`. In arrival order, so a re-send follows its original in one batch;
+    a claim that changes nothing (an `original` for an existing bill) is left out."""
+    changed: dict[str, Bill] = {}
+    for claim in claims:
+        current = changed.get(claim.bill_id) or known.get(claim.bill_id)
+        bill = open_bill(claim) if current is None else reopen_from_claim(current, claim)
+        if bill != current:
+            changed[bill.bill_id] = bill
+    return changed
 
 
 def to_state(bill: Bill) -> BillState:

@@ -20,7 +20,7 @@ from claimflow.bulk import BulkInsert, BulkUpdate
 from claimflow.db import ids_param, in_list
 from contracts.base import format_money
 from contracts.claim import Claim
-from workers.posting.bill import Bill, BillPayer, cents, open_bill, reopen_from_claim
+from workers.posting.bill import Bill, BillPayer, bills_from_claims, cents, first_claims
 from workers.posting.rules import LedgerLine
 from workers.posting.tables import bill_payers, bills, ledger, opened_claims, posting_answers
 
@@ -179,24 +179,18 @@ def save_bills(
 def open_bills_from_claims(conn: Connection, claims: Iterable[Claim]) -> dict[str, Bill]:
     """Open (or re-send) the bills of `claims`; a claim seen before changes nothing.
 
-    Answers the bills that were opened or changed, by id.
+    Loads what the domain needs (claims already opened, their bills), lets
+    `bill.bills_from_claims` decide, and saves what it answers: the bills that were opened
+    or changed, by id.
     """
-    fresh: dict[str, Claim] = {}
-    for claim in claims:
-        fresh.setdefault(claim.claim_id, claim)
-    claim_ids = sorted(fresh)
-    for chunk in _chunks(claim_ids):
+    fresh = first_claims(claims)
+    for chunk in _chunks(sorted(fresh)):
         for claim_id in conn.execute(_OPENED, {"ids": chunk}).scalars():
             del fresh[claim_id]
     if not fresh:
         return {}
     known = load_bills(conn, (c.bill_id for c in fresh.values()), for_update=True)
-    changed: dict[str, Bill] = {}
-    for claim in fresh.values():  # in arrival order: a re-send follows its original
-        current = changed.get(claim.bill_id) or known.get(claim.bill_id)
-        bill = open_bill(claim) if current is None else reopen_from_claim(current, claim)
-        if bill != current:
-            changed[bill.bill_id] = bill
+    changed = bills_from_claims(fresh.values(), known)
     save_bills(conn, changed.values(), stored=known)
     conn.execute(
         insert(opened_claims),

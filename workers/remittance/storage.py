@@ -19,10 +19,10 @@ import orjson
 from sqlalchemy import Connection, and_, insert, select, update
 
 from contracts.posting import Posting
-from workers.posting import storage as posting_storage
+from workers.posting import read as posting_read
 from workers.posting.bill import Bill
+from workers.posting.read import bills, opened_claims
 from workers.posting.rules import Applied, apply_posting
-from workers.posting.tables import bills, opened_claims
 from workers.remittance import carc
 from workers.remittance.era import Cas, ClaimPayment, Era, ServiceLine
 from workers.remittance.mapping import Planned, era_ref
@@ -132,7 +132,7 @@ def bill_of_claim(conn: Connection, claim_id: str) -> str | None:
 
 def projected_bill(conn: Connection, bill_id: str) -> Bill | None:
     """The bill as stored, with this worker's postings not yet answered applied over it."""
-    bill = posting_storage.load_bills(conn, [bill_id]).get(bill_id)
+    bill = posting_read.load_bills(conn, [bill_id]).get(bill_id)
     if bill is None:
         return None
     rows = conn.execute(
@@ -141,7 +141,7 @@ def projected_bill(conn: Connection, bill_id: str) -> Bill | None:
         .order_by(era_claim_payments.c.id)
     ).all()
     published = [p for (postings,) in rows for p in postings]
-    answered = posting_storage.find_answers(conn, (p["posting_id"] for p in published))
+    answered = posting_read.find_answers(conn, (p["posting_id"] for p in published))
     for p in published:
         if p["posting_id"] in answered:
             continue

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from workers.posting.tables import bills, posting_answers
+from workers.posting.read import bills, posting_answers
 from workers.remittance.storage import PARKED, POSTED
 from workers.remittance.tables import era_claim_payments, era_provider_adjustments, eras
 

@@ -19,10 +19,10 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from contracts.reprocess import ReprocessRequest
+from workers.formatter import read as formatter_read
 from workers.report import queries as q
 from workers.report import storage
 from workers.report.models import MAX_CHARGES, FieldProblem, ReprocessBody, SearchFilters, Skipped
-from workers.reprocess import storage as reprocess_storage
 from workers.reprocess.corrections import CorrectionError, apply_corrections, replay_changes
 from workers.reprocess.ownership import changed_references, foreign, wanted
 
@@ -124,7 +124,7 @@ def check_corrections(
     ids = list(dict.fromkeys([*corrections, *(charge_ids if claim_delay_until is not None else ())]))
     if not ids:
         return {}
-    stored = reprocess_storage.failed_charges(conn, company_id, ids)
+    stored = formatter_read.failed_charges(conn, company_id, ids)
     problems: dict[str, list[FieldProblem]] = {}
     moved: dict[str, dict[str, str]] = {}
     for charge_id in ids:
@@ -142,7 +142,7 @@ def check_corrections(
         if changed:
             moved[charge_id] = changed
     if moved:
-        owned = reprocess_storage.owned_references(conn, company_id, wanted(moved.values()))
+        owned = formatter_read.owned_references(conn, company_id, wanted(moved.values()))
         for charge_id, changed in moved.items():
             bad = foreign(changed, owned)
             if bad:

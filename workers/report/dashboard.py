@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from workers.formatter import tables as t
+from workers.formatter import read as t
 from workers.report import queries as q
 from workers.report import storage
 

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import UnaryExpression
 
-from workers.formatter import tables as t
+from workers.formatter import read as t
 
 Status = Literal["open", "reprocessing", "resolved", "all"]
 DateField = Literal["oldest", "last"]

@@ -1,27 +1,21 @@
 """The report's own tables (users, their tokens and companies) and every read it makes.
 
-Failure data is the formatter's (workers/formatter/tables.py); what reprocessing did is the
-reprocess worker's (`reprocess_requests`/`reprocess_items`), read here only when present.
+Failure data is the formatter's, read through workers/formatter/read.py (queries.py builds
+the statements); what reprocessing did is the reprocess worker's, read through
+workers/reprocess/read.py. The report writes only its own tables.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    Connection,
-    Engine,
-    MetaData,
-    Table,
-    inspect,
-    select,
-)
+from sqlalchemy import Connection, select
 
 from workers.report import queries as q
+from workers.reprocess import read as reprocess_read
 
 # --- the report ------------------------------------------------------------------------
 
@@ -96,62 +90,8 @@ def detail(conn: Connection, charge_id: str, companies: tuple[str, ...]) -> dict
         **q.attach_reasons([failure], reasons)[0],
         "versions": versions,
         "failures": events,
-        "reprocessing": reprocess_history(conn, charge_id),
+        "reprocessing": reprocess_read.charge_history(conn, charge_id),
     }
-
-
-#: Per engine, the reprocess worker's tables once reflected: reflecting them for every
-#: charge record was most of its time (several catalog queries on PostgreSQL). Their columns
-#: change only with a migration, which comes with a restart; a database without them yet
-#: is looked at again on the next record.
-_REPROCESS_TABLES: weakref.WeakKeyDictionary[Engine, tuple[Table, Table | None]] = weakref.WeakKeyDictionary()
-
-
-def _reprocess_tables(conn: Connection) -> tuple[Table, Table | None] | None:
-    cached = _REPROCESS_TABLES.get(conn.engine)
-    if cached is not None:
-        return cached
-    names = set(inspect(conn).get_table_names())
-    if "reprocess_items" not in names:
-        return None
-    reflected = MetaData()
-    items = Table("reprocess_items", reflected, autoload_with=conn)
-    if "charge_id" not in items.c:
-        return None
-    requests = None
-    if "reprocess_requests" in names and "request_id" in items.c:
-        requests = Table("reprocess_requests", reflected, autoload_with=conn)
-        if "request_id" not in requests.c:
-            requests = None
-    _REPROCESS_TABLES[conn.engine] = (items, requests)
-    return items, requests
-
-
-def reprocess_history(conn: Connection, charge_id: str) -> list[dict[str, Any]] | None:
-    """What the reprocess worker did with this charge: its `reprocess_items` rows, each with
-    its request. None (not []) while that worker's tables do not exist in this database.
-
-    The tables are reflected rather than imported so that the report does not break when
-    the reprocess worker changes its columns; every column is passed through as it is.
-    """
-    tables = _reprocess_tables(conn)
-    if tables is None:
-        return None
-    items, requests = tables
-    stmt = select(items).where(items.c.charge_id == charge_id)
-    out = []
-    for item in conn.execute(stmt):
-        entry = dict(item._mapping)
-        if requests is not None:
-            req = conn.execute(select(requests).where(requests.c.request_id == entry["request_id"])).first()
-            # The request's own *_json columns list every charge it touched: not this page's business.
-            entry["request"] = (
-                {k: v for k, v in req._mapping.items() if not k.endswith("_json")}
-                if req is not None
-                else None
-            )
-        out.append(entry)
-    return out
 
 
 def selection(conn: Connection, company_id: str, charge_ids: Sequence[str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from contracts.reprocess import REPLAYED_BY_REQUEST
 from contracts.topics import CHARGES, REPROCESS_RESULTS
 from workers.common.messages import Incoming, Outgoing
 from workers.common.tracing import Headers, carried
+from workers.formatter import failure_rows
 from workers.reprocess import storage
 from workers.reprocess.ownership import wanted as wanted_ids
 from workers.reprocess.selection import Candidate, Replay, Skip, moved_references, refuse_foreign, select
@@ -77,7 +78,7 @@ class ReprocessHandler:
                     replayed=len(result.replayed),
                     skipped=len(result.skipped),
                 )
-            storage.mark_reprocessing(conn, replayed_ids, now)
+            failure_rows.mark_reprocessing(conn, replayed_ids, now)
             storage.save_requests(conn, new_rows, new_items)
         out: list[Outgoing] = []
         answered: set[str] = set()

@@ -1,64 +1,29 @@
-"""The reprocess worker's tables and queries: what each request did, and the failures it reads.
-
-`reprocess_requests` is the tracking table: one row per request_id, holding the result and
-the exact replayed charges that were published for it, written in the same transaction as
-the failures' move to `reprocessing`. A redelivered request finds its row and publishes the
-same bytes again (the formatter is idempotent by charge_id + version).
-`reprocess_items` is the report's drill-down: per request and charge, what was done and why.
+"""The reprocess worker's queries: what each request did (its own tables, tables.py), and
+the failures it reads, read-only, through the formatter's read model (formatter/read.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
-from pydantic import ValidationError
 from sqlalchemy import (
-    Column,
     Connection,
-    DateTime,
-    Integer,
-    String,
-    Table,
-    Text,
-    and_,
     exists,
     func,
     insert,
     select,
     tuple_,
-    update,
 )
 
-from claimflow.db import metadata
-from contracts import Charge, FailureFilters
-from workers.formatter import tables as ft
+from contracts import FailureFilters
+from workers.formatter import read as ft
+from workers.formatter.read import failed_charges as failed_charges
+from workers.formatter.read import owned_references as owned_references
+from workers.formatter.read import stored_charge
 from workers.reprocess.selection import Candidate
-
-requests = Table(
-    "reprocess_requests",
-    metadata,
-    Column("request_id", String(64), primary_key=True),
-    Column("company_id", String(64), nullable=False, index=True),
-    Column("requested_by", String(64), nullable=False),
-    Column("requested_at", DateTime(timezone=True), nullable=False),
-    Column("completed_at", DateTime(timezone=True), nullable=False),
-    Column("result_json", Text, nullable=False),
-    # [[key, charge json], ...]: the replayed charges exactly as published.
-    Column("replayed_json", Text, nullable=False),
-)
-
-items = Table(
-    "reprocess_items",
-    metadata,
-    Column("request_id", String(64), primary_key=True),
-    Column("charge_id", String(64), primary_key=True, index=True),
-    Column("new_version", Integer),
-    Column("outcome", String(16), nullable=False),  # replayed | skipped
-    Column("reason", Text),
-)
+from workers.reprocess.tables import items, requests
 
 #: Charges read per statement: keeps IN lists inside every database's parameter limit.
 CHUNK = 500
@@ -196,80 +161,13 @@ def _load_chunk(conn: Connection, company_id: str, ids: list[str]) -> dict[str, 
                 run_number=r.run_number,
                 oldest_failure_date=r.oldest_failure_date,
                 codes=frozenset(codes.get(r.charge_id, ())),
-                charge=_charge(stored[r.charge_id]) if r.charge_id in stored else None,
+                charge=stored_charge(stored[r.charge_id]) if r.charge_id in stored else None,
                 claim_id=claimed[r.charge_id][0] if r.charge_id in claimed else None,
             )
             for r in rows
         }
     )
     return out
-
-
-def _charge(text: str) -> Charge | None:
-    """A stored charge as the contract reads it now; None when it no longer passes (a contract
-    bound added after it was stored): it is skipped as not replayable rather than crash the batch."""
-    try:
-        return Charge.model_validate_json(text)
-    except ValidationError:
-        return None
-
-
-def failed_charges(conn: Connection, company_id: str, charge_ids: Iterable[str]) -> dict[str, Charge]:
-    """The charge each of the company's failures last failed as: what a replay corrects."""
-    ids = list(dict.fromkeys(charge_ids))
-    f, ch = ft.failures.c, ft.charges.c
-    out: dict[str, Charge] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = conn.execute(
-            select(ch.charge_id, ch.charge_json)
-            .join_from(
-                ft.failures, ft.charges, and_(ch.charge_id == f.charge_id, ch.version == f.latest_version)
-            )
-            .where(f.company_id == company_id, f.charge_id.in_(ids[start : start + CHUNK]))
-        )
-        for charge_id, text in rows:
-            charge = _charge(text)
-            if charge is not None:
-                out[charge_id] = charge
-    return out
-
-
-def owned_references(
-    conn: Connection, company_id: str, wanted: Mapping[str, Iterable[str]]
-) -> dict[str, set[str]]:
-    """Of the ids asked about per reference path, those the company owns (ownership.py says
-    what that means). Runs only for corrections that change a reference, which are rare."""
-    ch, cl = ft.charges.c, ft.claims.c
-    columns = {"practice_id": ch.practice_id, "location_id": ch.location_id, "patient.id": ch.patient_id}
-    out: dict[str, set[str]] = {}
-    for path, values in wanted.items():
-        ids = sorted(set(values))
-        found: set[str] = set()
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            if path == "bill_id":
-                query = select(cl.bill_id).where(cl.company_id == company_id, cl.bill_id.in_(chunk))
-            else:
-                column = columns[path]
-                query = select(column).where(ch.company_id == company_id, column.in_(chunk))
-            found.update(conn.execute(query.distinct()).scalars())
-        out[path] = found
-    return out
-
-
-def mark_reprocessing(conn: Connection, charge_ids: Sequence[str], now: dt.datetime) -> int:
-    """Open failures -> reprocessing; the formatter's next answer resolves or reopens them."""
-    f = ft.failures.c
-    done = 0
-    for start in range(0, len(charge_ids), CHUNK):
-        chunk = list(charge_ids[start : start + CHUNK])
-        result = conn.execute(
-            update(ft.failures)
-            .where(and_(f.charge_id.in_(chunk), f.status == "open"))
-            .values(status="reprocessing", updated_at=now)
-        )
-        done += result.rowcount
-    return done
 
 
 def save_requests(conn: Connection, rows: Sequence[dict[str, object]], item_rows: Sequence[Item]) -> None:

@@ -4,7 +4,7 @@ import datetime as dt
 
 from contracts import Charge, RuleResult
 from tests.factories import charge
-from workers.formatter.history import History, SentLine
+from workers.formatter.history import History, SentLine, applied, history_of
 from workers.formatter.run import FailureState, run_charges
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -68,8 +68,9 @@ def test_a_charge_that_passes_after_failing_is_resolved() -> None:
 
 
 def test_correction_of_a_rejected_bill_goes_out_as_replacement() -> None:
-    history = History(sent={"CH-1": SentLine("CLM-1-1", 1)}, bill_rejected={"CLM-1-1": True})
+    history = history_of({}, {}, {"CH-1": SentLine("CLM-1-1", 1)}, {"CLM-1-1": True})
     result = run([charge(version=2)], history=history)
     [claim] = result.claims
     assert claim.bill_id == "CLM-1-1" and claim.frequency == "replacement"
-    assert history.bill_rejected["CLM-1-1"] is False
+    assert history.bills["CLM-1-1"].rejected is True  # the run changes nothing it was given
+    assert applied(history, result.history).bills["CLM-1-1"].rejected is False

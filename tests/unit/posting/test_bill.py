@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from contracts.posting import BillState
 from tests.unit.posting.builders import CREATED, bill_after, make_claim
-from workers.posting.bill import open_bill, reopen_from_claim, to_state
+from workers.posting.bill import bills_from_claims, first_claims, open_bill, reopen_from_claim, to_state
 
 
 def test_open_bill_from_claim() -> None:
@@ -34,6 +34,22 @@ def test_replacement_claim_clears_rejected() -> None:
 def test_original_claim_for_existing_bill_changes_nothing() -> None:
     rejected = bill_after("J")
     assert reopen_from_claim(rejected, make_claim(claim_id="CL-2")) is rejected
+
+
+def test_claims_open_new_bills_and_change_only_what_they_change() -> None:
+    rejected = bill_after("J")
+    first = make_claim("B2", claim_id="CL-B2")
+    replacement = make_claim(claim_id="CL-2", frequency="replacement")
+    duplicate = make_claim(claim_id="CL-3")
+    changed = bills_from_claims([first, replacement, duplicate], {rejected.bill_id: rejected})
+    assert changed == {"B2": open_bill(first), rejected.bill_id: reopen_from_claim(rejected, replacement)}
+    assert not changed[rejected.bill_id].rejected
+
+
+def test_a_claim_delivered_twice_counts_once_in_arrival_order() -> None:
+    a, b = make_claim("B1", claim_id="CL-1"), make_claim("B2", claim_id="CL-2")
+    again = make_claim("B1", claim_id="CL-1", total="1.00")
+    assert list(first_claims([a, b, again]).values()) == [a, b]
 
 
 def test_to_state() -> None:

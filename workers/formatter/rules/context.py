@@ -1,14 +1,17 @@
 """What a rule may know besides the charge: today, the rule book, and history from storage.
 
-Rules never query the database. The handler gathers the history for a whole batch of
-charges in one query per kind (the key helpers below say what to look up) and hands it in
-as plain mappings; tests fill the same dataclass from literals.
+Rules never query the database. The formatter's storage gathers the history for a whole
+batch of charges in one query per kind (the key helpers below say what to look up, and
+are the only ones: storage and the run key their rows with them too) and hands it in as
+plain mappings; tests fill the same dataclass from literals. `History` is the formatter's
+one history type: workers/formatter/history.py builds it, and layers a run's additions
+over it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -95,8 +98,14 @@ _DISCIPLINE_OF: dict[str, Discipline] = dict(DISCIPLINE_MODIFIERS)
 
 def discipline(charge: Charge) -> Discipline | None:
     """PT_SLP or OT from the line's therapy modifier; None when absent or conflicting."""
+    return discipline_of(charge.modifiers)
+
+
+def discipline_of(modifiers: Iterable[str]) -> Discipline | None:
+    """The discipline of a line's modifiers (a charge's, or a stored claim line's); None
+    when absent or conflicting."""
     found: Discipline | None = None
-    for m in charge.modifiers:
+    for m in modifiers:
         kind = _DISCIPLINE_OF.get(m)
         if kind is not None:
             if found is not None and kind != found:

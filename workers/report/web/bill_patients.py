@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from claimflow.db import in_list
-from workers.formatter.tables import claims
+from workers.formatter.read import claims
 
 #: Bills per IN list, as the posting worker's storage chunks them.
 CHUNK = 500

@@ -18,7 +18,8 @@ from decimal import Decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from workers.posting import reports, storage
+from workers.posting import read as posting_read
+from workers.posting import reports
 from workers.report.web.bill_chart import bars, short_money
 from workers.report.web.bill_patients import patients_of
 from workers.report.web.bills import NotYours, company_for, not_found
@@ -57,7 +58,7 @@ def aging_page(
         return not_found(request, session, "You have no company by that name.")
     day, problem = _as_of(as_of, request.app.state.clock().date())
     with request.app.state.engine.connect() as conn:
-        report = reports.aging(storage.load_all_bills(conn, company_id), day)
+        report = reports.aging(posting_read.load_all_bills(conn, company_id), day)
     # The chart shows every payer's total by bucket, or one payer's (chosen from the table).
     charted = next((r for r in report.rows if payer and payer == f"{r.payer_type}:{r.payer_id}"), None)
     buckets = charted.buckets if charted else report.totals
@@ -89,7 +90,7 @@ def statements_page(request: Request, session: Session, company: str | None = No
     except NotYours:
         return not_found(request, session, "You have no company by that name.")
     with request.app.state.engine.connect() as conn:
-        chosen = reports.statement_candidates(storage.load_all_bills(conn, company_id))
+        chosen = reports.statement_candidates(posting_read.load_all_bills(conn, company_id))
         patients = patients_of(conn, company_id, [b.bill_id for b in chosen])
     return render(
         request,
@@ -106,7 +107,7 @@ def collections_page(request: Request, session: Session, company: str | None = N
     except NotYours:
         return not_found(request, session, "You have no company by that name.")
     with request.app.state.engine.connect() as conn:
-        rows = reports.collections(storage.load_all_bills(conn, company_id))
+        rows = reports.collections(posting_read.load_all_bills(conn, company_id))
         patients = patients_of(conn, company_id, [r.bill_id for r in rows])
     return render(
         request,

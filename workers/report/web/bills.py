@@ -1,6 +1,6 @@
 """Bills: find a bill; its payers, balances, statuses and ledger; posting from the page.
 
-Every read goes through the posting worker's own functions (`workers.posting.storage`,
+Every read goes through the posting worker's read model (`workers.posting.read`,
 `reports`), as `claimflow bills` does. A bill is shown only to a biller of its company:
 another company's bill id answers 404 exactly like an unknown one, so an id cannot be
 probed. A posting is published as one `Posting` (a posting id made when the form was
@@ -24,8 +24,9 @@ from sqlalchemy import Connection
 
 from contracts.codec import DecodeError
 from contracts.posting import Posting, PostingApplied, PostingRejected
-from workers.clearinghouse import storage as x12_storage
-from workers.posting import reports, storage
+from workers.clearinghouse import read as x12_read
+from workers.posting import read as posting_read
+from workers.posting import reports
 from workers.posting.answer_watch import AnswerWatch, decode_answer
 from workers.posting.bill import Bill
 from workers.posting.code_guide import BY_CODE, FAMILIES
@@ -102,7 +103,9 @@ def bills_page(
     text, current = q[:MAX_QUERY], payer[:MAX_QUERY]
     with request.app.state.engine.connect() as conn:
         patients = patients_of(conn, company_id)
-        found = find_bills(storage.load_all_bills(conn, company_id), text, chosen_status, current, patients)
+        found = find_bills(
+            posting_read.load_all_bills(conn, company_id), text, chosen_status, current, patients
+        )
     pages = max(1, -(-len(found) // PAGE_SIZE))
     number = min(_page_number(page), pages)
     shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
@@ -130,7 +133,7 @@ def bills_page(
 def _own_bill(conn: Connection, session: WebSession, bill_id: str) -> Bill | None:
     if len(bill_id) > 64:
         return None
-    bill = storage.load_bills(conn, [bill_id]).get(bill_id)
+    bill = posting_read.load_bills(conn, [bill_id]).get(bill_id)
     if bill is None or bill.company_id not in session.caller.companies:
         return None
     return bill
@@ -139,7 +142,7 @@ def _own_bill(conn: Connection, session: WebSession, bill_id: str) -> Bill | Non
 def _answers(conn: Connection, bill_id: str) -> tuple[dict[str, PostingApplied], list[PostingRejected]]:
     applied: dict[str, PostingApplied] = {}
     refused: list[PostingRejected] = []
-    for raw in storage.load_bill_answers(conn, bill_id):
+    for raw in posting_read.load_bill_answers(conn, bill_id):
         try:
             answer = decode_answer(raw)
         except DecodeError:
@@ -156,7 +159,7 @@ def _outcome(conn: Connection, bill: Bill, posting_id: str | None) -> dict[str, 
     """What became of the posting just made: its answer, or 'queued' while there is none."""
     if not posting_id or len(posting_id) > 64:
         return None
-    raw = storage.find_answers(conn, [posting_id]).get(posting_id)
+    raw = posting_read.find_answers(conn, [posting_id]).get(posting_id)
     if raw is None:
         return {"kind": "queued", "posting_id": posting_id}
     try:
@@ -188,7 +191,7 @@ def bill_context(
         "bill": bill,
         "patient": patients_of(conn, bill.company_id, [bill.bill_id]).get(bill.bill_id, ""),
         "statuses": statuses(bill),
-        "ledger": reports.ledger_rows(storage.load_ledger(conn, [bill.bill_id])),
+        "ledger": reports.ledger_rows(posting_read.load_ledger(conn, [bill.bill_id])),
         "applied": applied,
         "refused": refused,
         "families": FAMILIES,
@@ -196,7 +199,7 @@ def bill_context(
         "chosen": BY_CODE.get(form.code) if form else None,
         "new_posting_id": f"web-{uuid.uuid4().hex}",
         "outcome": _outcome(conn, bill, posting),
-        "claims_sent": x12_storage.bill_claims(conn, bill.bill_id),
+        "claims_sent": x12_read.bill_claims(conn, bill.bill_id),
         "CLAIM_STATUS": CLAIM_STATUS,
     }
 
@@ -227,7 +230,7 @@ async def post_to_bill(request: Request, session: Session, form: CheckedForm, bi
             bill = _own_bill(conn, session, bill_id)
             if bill is None or checked is None:
                 return bill, None, False
-            answered = bool(storage.find_answers(conn, [checked.posting_id]))
+            answered = bool(posting_read.find_answers(conn, [checked.posting_id]))
             return bill, bill_context(conn, bill, form=checked), answered
 
     async def again(checked: PostingForm, status_code: int) -> Response:

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, select
 
 from workers.report import queries as q
 from workers.report import storage
-from workers.reprocess.storage import items as reprocess_items
+from workers.reprocess import read as reprocess_read
 
 #: Requests remembered per report process; older ones are read from the database.
 REMEMBERED = 500
@@ -57,15 +57,9 @@ class Watches:
         return found
 
 
-def _items(conn: Connection, request_id: str) -> list[Any]:
-    if "reprocess_items" not in set(inspect(conn).get_table_names()):
-        return []
-    return list(conn.execute(select(reprocess_items).where(reprocess_items.c.request_id == request_id)))
-
-
 def recorded(conn: Connection, request_id: str) -> Watched | None:
     """A request as the reprocess worker recorded it (once it has run it)."""
-    rows = _items(conn, request_id)
+    rows = reprocess_read.request_items(conn, request_id)
     if not rows:
         return None
     ids = tuple(r.charge_id for r in rows)
@@ -105,7 +99,7 @@ def states(conn: Connection, watched: Watched) -> tuple[list[dict[str, Any]], di
         return [], {}
     search = q.Search(company_id=watched.company_id, charge_ids=ids, status="all", limit=len(ids))
     page, _ = storage.search(conn, search)
-    items = {r.charge_id: r for r in _items(conn, watched.request_id)}
+    items = {r.charge_id: r for r in reprocess_read.request_items(conn, watched.request_id)}
     skipped = dict(watched.skipped)
     out: dict[str, dict[str, str]] = {}
     for row in page.rows:
