@@ -1,5 +1,5 @@
 """A whole claimflow for the browser tests: topics of its own, a database, the workers
-(formatter, posting, reprocess, clearinghouse) and the report service as processes (as they
+(formatter, posting, reprocess, clearinghouse, remittance) and the report service as processes (as they
 run in production), fed with the sample data, and two billers of different companies who
 sign in with passwords."""
 
@@ -24,6 +24,7 @@ from sqlalchemy import Engine, func, select
 
 from claimflow.broker import create_topics
 from claimflow.db import create_all, make_engine, unit_of_work
+from claimflow.settings import Settings, get_settings
 from contracts import Charge
 from contracts.topics import CHARGES
 from devtools.sample import generate_charges
@@ -57,6 +58,16 @@ class Workspace:
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
+
+    def settings(self) -> Settings:
+        """The project's settings, pointed at this workspace's broker, topics and database."""
+        return get_settings().model_copy(
+            update={
+                "bootstrap_servers": self.bootstrap,
+                "topic_prefix": self.prefix,
+                "database_url": self.database_url,
+            }
+        )
 
     def sign_in(self, page: Page, user: str = "amy", next_path: str = "/failed-charges") -> None:
         """Sign in through the login page, as a biller does."""
@@ -128,7 +139,7 @@ def start_workspace(bootstrap: str, database_url: str, folder: Path) -> Iterator
     )
     workers = [
         WorkerProcess(name, env, folder / f"{name}.log").start()
-        for name in ("formatter", "posting", "reprocess", "clearinghouse")
+        for name in ("formatter", "posting", "reprocess", "clearinghouse", "remittance")
     ]
     port = free_port()
     report_log = folder / "report.log"

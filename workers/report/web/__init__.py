@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from workers.report.web import bill_reports, bills, charges, failed_charges, live, session
+from workers.report.web import bill_reports, bills, charges, failed_charges, live, remittances, session
 from workers.report.web.feed import LiveFeed
 from workers.report.web.templating import STATIC, render
 
@@ -53,5 +53,5 @@ def mount(app: FastAPI) -> None:
 
     app.add_exception_handler(session.CsrfRejected, csrf_rejected)
     app.add_api_route("/docs", docs_page, include_in_schema=False)
-    for page in (session, failed_charges, charges, live, bills, bill_reports):
+    for page in (session, failed_charges, charges, live, bills, bill_reports, remittances):
         app.include_router(page.router)

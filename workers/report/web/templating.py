@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/aging", "Aging"),
     ("/statements", "Statements"),
     ("/collections", "Collections"),
+    ("/remittances", "Remittances"),
 )
 
 
