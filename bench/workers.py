@@ -17,7 +17,7 @@ from typing import Any
 from bench import data
 from bench.common import BenchEnv, GroupWatch, output_span, produce, start_worker
 from bench.memory import RssSeries
-from bench.scrape import Scrapes, scrape_metrics
+from bench.scrape import Scrapes, scrape_metrics, scrape_once
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
 from devtools.testing.ports import free_port
 from workers.common.health import PORT_OFFSETS
@@ -68,6 +68,7 @@ async def _measure(
     finally:
         if scraper is not None:
             scraper.cancel()
+            await scrape_once(port, scrapes)
         for p in procs:
             await asyncio.to_thread(p.stop)
     span = await output_span(env.bootstrap, [prefix + t for t in outputs])

@@ -108,7 +108,13 @@ def test_claimflow_status_reads_lag_over_sasl_ssl(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = orjson.loads(proc.stdout)
     assert found["broker"]["running"] is True
-    assert {row["worker"] for row in found["lag"]} == {"formatter", "posting", "reprocess"}
+    assert {row["worker"] for row in found["lag"]} == {
+        "formatter",
+        "posting",
+        "reprocess",
+        "clearinghouse",
+        "remittance",
+    }
     assert secure_broker.password not in proc.stdout + proc.stderr
 
 
