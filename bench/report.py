@@ -31,6 +31,7 @@ from bench.common import BENCH_HOME, BenchEnv, percentile
 from claimflow.bulk import BulkInsert
 from claimflow.db import create_all, make_engine, unit_of_work
 from workers.formatter import tables as t
+from workers.formatter.failure_rows import FAILURE_COLUMNS, REASON_COLUMNS
 from workers.formatter.rules import RULES
 
 TARGET_MS = 300.0
@@ -49,26 +50,6 @@ REPEATS = {"quick": 10, "medium": 20, "full": 30}
 REPORT_SHARED_BUFFERS = "1GB"
 WARMUP = 2
 
-FAILURE_COLUMNS = (
-    "charge_id",
-    "company_id",
-    "practice_id",
-    "location_id",
-    "patient_id",
-    "patient_name",
-    "latest_version",
-    "run_number",
-    "oldest_failure_date",
-    "last_failure_date",
-    "failure_count",
-    "status",
-    "service_date",
-    "procedure_code",
-    "amount",
-    "payer_name",
-    "updated_at",
-)
-REASON_COLUMNS = ("charge_id", "position", "code", "message", "field", "severity")
 
 PAYERS = (
     ("Medicare", 30),

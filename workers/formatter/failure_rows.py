@@ -27,31 +27,31 @@ def resolve(conn: Connection, resolved: Sequence[ChargeFailureResolved], now: dt
     _resolve_failures(conn, [("resolved", r.claim_id, now, now, r.charge_id) for r in resolved])
 
 
-_insert_failures = BulkInsert(
-    t.failures,
-    (
-        "charge_id",
-        "company_id",
-        "practice_id",
-        "location_id",
-        "patient_id",
-        "patient_name",
-        "latest_version",
-        "run_number",
-        "oldest_failure_date",
-        "last_failure_date",
-        "failure_count",
-        "status",
-        "service_date",
-        "procedure_code",
-        "amount",
-        "payer_name",
-        "updated_at",
-    ),
+#: The columns a failure row and its reason rows are written with (the report's bench
+#: writes its million failures in the same shape).
+FAILURE_COLUMNS = (
+    "charge_id",
+    "company_id",
+    "practice_id",
+    "location_id",
+    "patient_id",
+    "patient_name",
+    "latest_version",
+    "run_number",
+    "oldest_failure_date",
+    "last_failure_date",
+    "failure_count",
+    "status",
+    "service_date",
+    "procedure_code",
+    "amount",
+    "payer_name",
+    "updated_at",
 )
-_insert_reasons = BulkInsert(
-    t.failure_reasons, ("charge_id", "position", "code", "message", "field", "severity")
-)
+REASON_COLUMNS = ("charge_id", "position", "code", "message", "field", "severity")
+
+_insert_failures = BulkInsert(t.failures, FAILURE_COLUMNS)
+_insert_reasons = BulkInsert(t.failure_reasons, REASON_COLUMNS)
 _insert_events = BulkInsert(
     t.failure_events, ("charge_id", "version", "run_number", "failed_at", "reasons_json")
 )
