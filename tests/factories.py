@@ -59,3 +59,26 @@ def charge(**overrides: Any) -> Charge:
     }
     data.update(overrides)
     return Charge.model_validate(data, strict=False)
+
+
+def visit(i: int, **overrides: Any) -> Charge:
+    """Charge CH-i for patient P-i: a therapy visit two days ago that passes every rule (the
+    pipeline tests' charge, dated from the real today for timely filing)."""
+    data: dict[str, Any] = {
+        "charge_id": f"CH-{i}",
+        "patient": {
+            "id": f"P-{i}",
+            "first_name": "Testy",
+            "last_name": "Patient",
+            "birth_date": dt.date(1950, 3, 4),
+            "sex": "F",
+            "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
+        },
+        "procedure_code": "97110",
+        "service_date": dt.date.today() - dt.timedelta(days=2),
+        "units": 1,
+        "amount": Decimal("45.00"),
+        "modifiers": ["GP"],
+    }
+    data.update(overrides)
+    return charge(**data)

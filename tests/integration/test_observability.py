@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from claimflow.broker import create_topics
 from claimflow.db import create_all, make_engine, unit_of_work
 from claimflow.settings import Settings, get_settings
-from contracts import Charge, ReprocessRequest
+from contracts import ReprocessRequest
 from contracts.codec import encode
 from contracts.posting import Posting
 from contracts.topics import (
@@ -33,7 +33,7 @@ from contracts.topics import (
     REPROCESS_RESULTS,
 )
 from devtools.testing.ports import free_port
-from tests.factories import charge
+from tests.factories import visit
 from tests.pipeline import Record, WorkerProcess, consume_until, produce, worker_env
 from tests.unit.report.data import DAY1, fill
 from workers.report import accounts
@@ -57,28 +57,6 @@ def trace_of(record: Record) -> tuple[str, str] | None:
         return None
     _, trace_id, span_id, _ = value.decode().split("-")
     return trace_id, span_id
-
-
-def make(i: int, **overrides: object) -> Charge:
-    patient = {
-        "id": f"P-{i}",
-        "first_name": "Testy",
-        "last_name": "Patient",
-        "birth_date": dt.date(1950, 3, 4),
-        "sex": "F",
-        "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
-    }
-    data: dict[str, object] = {
-        "charge_id": f"CH-{i}",
-        "patient": patient,
-        "procedure_code": "97110",
-        "service_date": TODAY - dt.timedelta(days=2),
-        "units": 1,
-        "amount": Decimal("45.00"),
-        "modifiers": ["GP"],
-    }
-    data.update(overrides)
-    return charge(**data)
 
 
 @pytest.fixture
@@ -156,7 +134,7 @@ async def test_formatter_serves_metrics_and_carries_each_charges_trace(
     assert live.status_code == 200 and live.json()["status"] == "live"
 
     (good_trace, good_parent), (bad_trace, bad_parent) = traceparent(), traceparent()
-    good, bad = make(1), make(2, modifiers=[])  # bad fails THERAPY_MODIFIER_MISSING
+    good, bad = visit(1), visit(2, modifiers=[])  # bad fails THERAPY_MODIFIER_MISSING
     await produce(kafka_bootstrap, prefix + CHARGES, [(b"A", encode(good))], [("traceparent", good_parent)])
     await produce(kafka_bootstrap, prefix + CHARGES, [(b"B", encode(bad))], [("traceparent", bad_parent)])
 
@@ -218,7 +196,7 @@ async def test_a_reprocess_requests_trace_reaches_the_replayed_charge_and_its_cl
 ) -> None:
     workers("formatter")
     workers("reprocess")
-    await produce(kafka_bootstrap, prefix + CHARGES, [(b"A", encode(make(2, modifiers=[])))])
+    await produce(kafka_bootstrap, prefix + CHARGES, [(b"A", encode(visit(2, modifiers=[])))])
     await consume_until(kafka_bootstrap, [prefix + CHARGE_FAILURES], lambda rs: len(rs) >= 1)
 
     trace_id, parent = traceparent()
@@ -226,7 +204,7 @@ async def test_a_reprocess_requests_trace_reaches_the_replayed_charge_and_its_cl
         {
             "request_id": "R-1",
             "requested_by": "biller-1",
-            "company_id": make(2).company_id,
+            "company_id": visit(2).company_id,
             "requested_at": dt.datetime.now(dt.UTC),
             "charge_ids": ["CH-2"],
             "corrections": {"CH-2": {"modifiers": ["GP"]}},

@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -19,7 +18,7 @@ from claimflow.db import create_all, make_engine
 from contracts import Charge, ChargeFailed, Claim, ReprocessRequest, ReprocessResult
 from contracts.codec import encode
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, REPROCESS_REQUESTS, REPROCESS_RESULTS
-from tests.factories import charge
+from tests.factories import visit
 from tests.pipeline import Record, WorkerProcess, consume_until, produce, worker_env
 from workers.formatter import tables
 
@@ -27,28 +26,6 @@ pytestmark = pytest.mark.integration
 
 TODAY = dt.date.today()
 COMPANY = "acme-therapy"
-
-
-def make(i: int, **overrides: object) -> Charge:
-    patient = {
-        "id": f"P-{i}",
-        "first_name": "Testy",
-        "last_name": "Patient",
-        "birth_date": dt.date(1950, 3, 4),
-        "sex": "F",
-        "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
-    }
-    data: dict[str, object] = {
-        "charge_id": f"CH-{i}",
-        "patient": patient,
-        "procedure_code": "97110",
-        "service_date": TODAY - dt.timedelta(days=2),
-        "units": 1,
-        "amount": Decimal("45.00"),
-        "modifiers": ["GP"],
-    }
-    data.update(overrides)
-    return charge(**data)
 
 
 def ask(request_id: str, company_id: str = COMPANY, **fields: object) -> ReprocessRequest:
@@ -115,12 +92,12 @@ async def test_corrected_failures_become_single_claims(kafka_bootstrap, prefix, 
         "sex": "F",
         "address": {"line1": "1 Test St", "city": "Springfield", "state": "IL", "postal_code": "62701"},
     }
-    goods = [make(i) for i in range(10, 20)]
+    goods = [visit(i) for i in range(10, 20)]
     bads = [
-        make(1, patient=no_birth),  # REQUIRED_FIELD: fixed by a birth date
-        make(2, modifiers=[]),  # THERAPY_MODIFIER_MISSING: fixed by GP
-        make(3, procedure_code="9711"),  # PROCEDURE_CODE_FORMAT: corrected wrongly, fails again
-        make(4, company_id="rival-rehab", modifiers=[]),  # another company's failure
+        visit(1, patient=no_birth),  # REQUIRED_FIELD: fixed by a birth date
+        visit(2, modifiers=[]),  # THERAPY_MODIFIER_MISSING: fixed by GP
+        visit(3, procedure_code="9711"),  # PROCEDURE_CODE_FORMAT: corrected wrongly, fails again
+        visit(4, company_id="rival-rehab", modifiers=[]),  # another company's failure
     ]
     await produce(kafka_bootstrap, prefix + CHARGES, [(c.account.encode(), encode(c)) for c in goods + bads])
     workers("formatter")
