@@ -360,7 +360,8 @@ def view(
             Panel.fit(
                 f"Open [bold]{report_url}/[/] and sign in as [bold]{DEMO_USER}[/], "
                 f"password [bold]{password}[/]\n"
-                "Billing menu: Failed Charges, Live failures, Bills, Aging, Statements, Collections.\n"
+                "Billing menu: Failed Charges, Live failures, Bills, Aging, Statements, Collections,\n"
+                "Remittances.\n"
                 f"API explorer: {report_url}/docs   API token: {token}",
                 title="The billers' workspace",
             )
