@@ -204,10 +204,11 @@ def test_drill_down_of_a_resolved_charge_names_its_claim(client: TestClient, ann
 
 
 def test_drill_down_shows_what_reprocessing_did(engine: Engine, client: TestClient, ann: dict) -> None:
-    reprocess_storage = pytest.importorskip("workers.reprocess.storage")
+    from workers.reprocess import tables as reprocess_tables
+
     with unit_of_work(engine) as conn:
         conn.execute(
-            insert(reprocess_storage.requests).values(
+            insert(reprocess_tables.requests).values(
                 request_id="rr-1",
                 company_id="acme-therapy",
                 requested_by="ann",
@@ -218,7 +219,7 @@ def test_drill_down_shows_what_reprocessing_did(engine: Engine, client: TestClie
             )
         )
         conn.execute(
-            insert(reprocess_storage.items).values(
+            insert(reprocess_tables.items).values(
                 request_id="rr-1", charge_id="A1", new_version=3, outcome="replayed", reason=None
             )
         )

@@ -50,20 +50,6 @@ class EraOut(BaseModel):
     provider_adjustment_lines: list[ProviderAdjustmentOut]
 
 
-class ParkedOut(BaseModel):
-    id: int
-    era_key: str
-    claim_index: int
-    claim_id: str
-    bill_id: str | None
-    status: str
-    charge: Decimal
-    paid: Decimal
-    reason_code: str
-    reason: str
-    received_at: dt.datetime
-
-
 def remittance_router(engine: Engine, caller: Callable[..., Caller]) -> APIRouter:
     router = APIRouter(prefix="/remittances", tags=["remittances"])
     authenticated = Depends(caller)
@@ -80,11 +66,10 @@ def remittance_router(engine: Engine, caller: Callable[..., Caller]) -> APIRoute
         return [EraOut(**_fields(r), balanced=r.balanced) for r in rows]
 
     @router.get("/unmatched", summary="Claim payments parked with their reason (unmatched remittances)")
-    def unmatched(who: Caller = authenticated) -> list[ParkedOut]:
+    def unmatched(who: Caller = authenticated) -> list[views.ParkedClaim]:
         companies = scope(who)
         with engine.connect() as conn:
-            rows = views.parked_claims(conn, companies)
-        return [ParkedOut(**_fields(r)) for r in rows]
+            return views.parked_claims(conn, companies)
 
     return router
 
