@@ -93,7 +93,7 @@ ROUTES: dict[str, dict[str, str]] = {
         "topic": topics.REPROCESS_RESULTS,
         "key": "`request_id`",
         "from": "reprocess",
-        "to": "billers / the report API",
+        "to": "the formatter (marks the replayed failures `reprocessing`); billers / the report API",
     },
     "DeadLetter": {
         "topic": topics.DEAD_LETTER,

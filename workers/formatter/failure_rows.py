@@ -134,26 +134,44 @@ def save_failures(
 CHUNK = 500
 
 
-def mark_reprocessing(conn: Connection, charge_ids: Sequence[str], now: dt.datetime) -> int:
-    """Open failures -> reprocessing, for the replays a reprocess request publishes; the
-    formatter's answer to each replayed version resolves or reopens it (or
-    `reopen_refused` does, when it refuses that version).
+def mark_reprocessing(
+    conn: Connection,
+    replayed: Mapping[str, tuple[str, int]],
+    answered: Mapping[str, int],
+    now: dt.datetime,
+) -> int:
+    """Open failures -> reprocessing, for the replays reprocess announced (workers/formatter/
+    replays.py): `replayed` maps a charge id to its company and replayed version,
+    `answered` to the newest version of it the formatter has answered (a held version is
+    not an answer). Only the announcing company's failures move.
 
-    The one write on a formatter table made in another worker's transaction: reprocess
-    calls it as it records the request, so from that commit billers see the failure as
-    being reprocessed and a second request skips it (docs/ARCHITECTURE.md, "Who owns
-    which table"). Returns how many failures moved.
+    A replay already answered (the announcement came after its charge) or older than the
+    failed version is not waiting for anything, so its failure stays as it is. The
+    formatter's answer to the replayed version resolves or reopens the failure, or
+    `reopen_refused` does when it refuses that version. Returns how many failures moved.
     """
+    # One statement per company and version (a request's replays mostly share both), with
+    # the version in the statement itself: a failure replaced by a concurrent run of another
+    # instance between a read and this update must not be marked.
+    groups: dict[tuple[str, int], list[str]] = {}
+    for charge_id, (company_id, version) in replayed.items():
+        if answered.get(charge_id, 0) < version:
+            groups.setdefault((company_id, version), []).append(charge_id)
     f = t.failures.c
     done = 0
-    for start in range(0, len(charge_ids), CHUNK):
-        chunk = list(charge_ids[start : start + CHUNK])
-        result = conn.execute(
-            update(t.failures)
-            .where(f.charge_id.in_(chunk), f.status == "open")
-            .values(status="reprocessing", updated_at=now)
-        )
-        done += result.rowcount
+    for (company_id, version), ids in groups.items():
+        for start in range(0, len(ids), CHUNK):
+            result = conn.execute(
+                update(t.failures)
+                .where(
+                    f.charge_id.in_(ids[start : start + CHUNK]),
+                    f.company_id == company_id,
+                    f.status == "open",
+                    f.latest_version < version,
+                )
+                .values(status="reprocessing", updated_at=now)
+            )
+            done += result.rowcount
     return done
 
 
@@ -162,23 +180,26 @@ REPROCESS_REFUSED = "REPROCESS_REFUSED"
 
 
 def reopen_refused(conn: Connection, refused: Mapping[str, tuple[int, str]], now: dt.datetime) -> list[str]:
-    """Failures waiting for a replayed version that was refused go back to `open`.
+    """Failures whose replayed version was refused are open again, with the refusal as a reason.
 
     `refused` maps a charge id to the replayed version (reprocess's header) this batch
-    dead-lettered, and why. Reprocess moves a failure to `reprocessing` and replays it as
-    the next version; the formatter's answer to that version normally resolves or reopens
-    it. When the formatter refuses it instead (the EHR took that version number first, or
-    a newer version was handled), nothing else would ever answer, so the failure reopens
+    dead-lettered, and why. Reprocess replays a failure as the next version and announces
+    it; the formatter's answer to that version normally resolves or reopens the failure.
+    When the formatter refuses it instead (the EHR took that version number first, or a
+    newer version was handled), nothing else would ever answer, so the failure is open
     here, with the refusal as one of its reasons: the biller sees why and can reprocess
-    again. A refused replay older than the failed version is a late copy of an earlier
-    request, not the replay the failure waits for, and changes nothing.
-    Returns the charge ids reopened.
+    again. The failure may still be `open` (the refusal came before the announcement); a
+    reason already given is not given twice. A refused replay older than the failed
+    version is a late copy of an earlier request and changes nothing.
+    Returns the charge ids given the reason.
     """
     if not refused:
         return []
-    f = t.failures.c
+    f, r = t.failures.c, t.failure_reasons.c
     rows = conn.execute(
-        select(f.charge_id, f.latest_version).where(f.charge_id.in_(ids_param()), f.status == "reprocessing"),
+        select(f.charge_id, f.latest_version, f.status).where(
+            f.charge_id.in_(ids_param()), f.status.in_(("open", "reprocessing"))
+        ),
         {"ids": in_list(list(refused))},
     ).all()
     reopened = []
@@ -186,19 +207,27 @@ def reopen_refused(conn: Connection, refused: Mapping[str, tuple[int, str]], now
         version, reason = refused[row.charge_id]
         if version < row.latest_version:
             continue
-        conn.execute(
-            update(t.failures)
-            .where(f.charge_id == row.charge_id, f.status == "reprocessing")
-            .values(status="open", updated_at=now)
-        )
-        r = t.failure_reasons.c
+        message = f"reprocessed version {version} was not formatted: {reason}"[:2000]
+        given = conn.execute(
+            select(r.position).where(
+                r.charge_id == row.charge_id, r.code == REPROCESS_REFUSED, r.message == message
+            )
+        ).first()
+        if given is not None:
+            continue
+        if row.status == "reprocessing":
+            conn.execute(
+                update(t.failures)
+                .where(f.charge_id == row.charge_id, f.status == "reprocessing")
+                .values(status="open", updated_at=now)
+            )
         last = conn.execute(select(func.max(r.position)).where(r.charge_id == row.charge_id)).scalar()
         conn.execute(
             insert(t.failure_reasons).values(
                 charge_id=row.charge_id,
                 position=(last + 1) if last is not None else 0,
                 code=REPROCESS_REFUSED,
-                message=f"reprocessed version {version} was not formatted: {reason}"[:2000],
+                message=message,
                 field=None,
                 severity="error",
             )

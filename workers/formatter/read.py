@@ -5,10 +5,9 @@ The report reads failures, their reasons, events and versions for the Failed Cha
 report and the charge record, and claims for the bill pages; reprocess reads the failures
 a request selects, the version each last failed as, and which references a company owns.
 A reader builds its own queries on these tables, in a few statements per request, and
-changes nothing. Every write is in the formatter's modules; the one reprocess runs in its
-own transaction, a failure's move to `reprocessing`, is
-`workers/formatter/failure_rows.mark_reprocessing` (docs/ARCHITECTURE.md, "Who owns
-which table").
+changes nothing. Every write is the formatter's, in its own transactions: even a failure's
+move to `reprocessing`, which the formatter makes when it reads reprocess's result
+(workers/formatter/replays.py; docs/ARCHITECTURE.md, "Who owns which table").
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Thin on purpose: workers.common.consumer reads charges in batches (each batch is one
 numbered run) and hands them to workers.common.batch, which decodes them, runs
-FormatterHandler in one transaction and publishes the answers.
+FormatterHandler in one transaction and publishes the answers. The same loop reads
+reprocess's results (workers/formatter/replays.py), before the charges of each fetch, so
+that a failure is `reprocessing` before its replayed version is answered.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Engine
 from claimflow.db import make_engine
 from claimflow.logs import get_logger
 from claimflow.settings import Settings
-from contracts.topics import CHARGES
+from contracts.topics import CHARGES, REPROCESS_RESULTS
 from workers.common.app import make_app, serve_batches
 from workers.common.batch import BatchRunner
 from workers.common.faults import NO_FAULTS, FaultHooks
@@ -25,6 +27,7 @@ from workers.common.progress import report_progress
 from workers.common.publish import publisher
 from workers.formatter import storage
 from workers.formatter.handler import FormatterHandler, utcnow
+from workers.formatter.replays import ReplayAnnouncements
 from workers.formatter.rules import RuleBook
 
 log = get_logger("claimflow.formatter")
@@ -36,9 +39,17 @@ def build(settings: Settings, book: RuleBook | None = None, faults: FaultHooks =
     handler = FormatterHandler(book or RuleBook.default(), prefix=settings.topic_prefix)
     publish = publisher(app)
     runner = BatchRunner(handler, engine, publish, topic_prefix=settings.topic_prefix, faults=faults)
+    replays = BatchRunner(
+        ReplayAnnouncements(), engine, publish, topic_prefix=settings.topic_prefix, faults=faults
+    )
     charges_topic = settings.topic(CHARGES)
 
-    consumer = serve_batches(app, settings, {charges_topic: runner}, max_batch=settings.run_max_charges)
+    consumer = serve_batches(
+        app,
+        settings,
+        {settings.topic(REPROCESS_RESULTS): replays, charges_topic: runner},
+        max_batch=settings.run_max_charges,
+    )
 
     @app.timer(interval=30.0, name="release-held-charges")
     async def release_held_charges() -> None:

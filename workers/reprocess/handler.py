@@ -1,9 +1,12 @@
 """The reprocess worker's batch step: requests in; corrected charge versions and results out.
 
 For each request seen for the first time: load its candidates (by id, and by the report's
-filters within its company), decide with the pure selection, move the replayed failures to
-`reprocessing`, and record the request with the exact bytes to publish, all in the batch's
-transaction. A request seen before gets its stored answers again and changes nothing.
+filters within its company), decide with the pure selection, and record the request with
+the exact bytes to publish, all in the batch's transaction. A request seen before gets its
+stored answers again and changes nothing. The formatter's failures are the formatter's: it
+moves them to `reprocessing` when it reads the result announcing the replays
+(workers/formatter/replays.py); until it answers them, reprocess's own record of the
+replays keeps a second request from replaying them again (selection.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from contracts.reprocess import REPLAYED_BY_REQUEST
 from contracts.topics import CHARGES, REPROCESS_RESULTS
 from workers.common.messages import Incoming, Outgoing
 from workers.common.tracing import Headers, carried
-from workers.formatter import failure_rows
 from workers.reprocess import storage
 from workers.reprocess.ownership import wanted as wanted_ids
 from workers.reprocess.selection import Candidate, Replay, Skip, moved_references, refuse_foreign, select
@@ -54,16 +56,14 @@ class ReprocessHandler:
         new_items: list[storage.Item] = []
         if fresh:
             candidates, wanted = self._candidates(conn, fresh)
-            replayed_ids: list[str] = []
             for request in fresh:
                 mine = [candidates[i] for i in wanted[request.request_id] if i in candidates]
                 result, replays, row_items = self._decide(conn, request, mine, now)
                 for replay in replays:
                     # A later request in this batch must see this failure as being reprocessed.
                     candidates[replay.charge_id] = dataclasses.replace(
-                        candidates[replay.charge_id], status="reprocessing"
+                        candidates[replay.charge_id], awaiting_replay=True
                     )
-                    replayed_ids.append(replay.charge_id)
                 answer = storage.StoredRequest(
                     result.model_dump_json(),
                     [(r.charge.account, r.charge.model_dump_json()) for r in replays],
@@ -78,7 +78,6 @@ class ReprocessHandler:
                     replayed=len(result.replayed),
                     skipped=len(result.skipped),
                 )
-            failure_rows.mark_reprocessing(conn, replayed_ids, now)
             storage.save_requests(conn, new_rows, new_items)
         out: list[Outgoing] = []
         answered: set[str] = set()

@@ -2,7 +2,8 @@
 
 Pure: storage loads the candidates (failures by id, and by the report's filters for the
 request's company), this decides. The rules that keep claims single:
-- only a failure still `open` is replayed; `reprocessing` waits for the formatter's answer;
+- only a failure still `open` is replayed; one whose replay the formatter has not answered
+  yet (`reprocessing`, or replayed and not yet announced) waits for that answer;
 - a charge that has produced a claim (a claim line, or its failure resolved) is never replayed;
 - a charge of another company reads as "not found", worded as for an id that does not exist,
   so a request cannot probe which charge ids exist elsewhere.
@@ -39,6 +40,10 @@ class Candidate:
     codes: frozenset[str] = frozenset()
     charge: Charge | None = None
     claim_id: str | None = None
+    #: Reprocess replayed a version of this charge that the formatter has not answered yet
+    #: (reprocess's own record against the formatter's answered versions): it is being
+    #: reprocessed even before the formatter has read the announcement.
+    awaiting_replay: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,7 @@ def check_replayable(candidate: Candidate) -> str | None:
         return f"already claimed on claim {candidate.claim_id}; a replay would duplicate it"
     if candidate.status == "resolved":
         return "already resolved by a claim; a replay would duplicate it"
-    if candidate.status == "reprocessing":
+    if candidate.status == "reprocessing" or candidate.awaiting_replay:
         return ALREADY_REPROCESSING
     if candidate.status != "open":
         return f"failure status is {candidate.status}, not open"

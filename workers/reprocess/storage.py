@@ -79,7 +79,8 @@ def filtered_failure_ids(conn: Connection, company_id: str, filters: FailureFilt
 
 
 def load_candidates(conn: Connection, company_id: str, charge_ids: Iterable[str]) -> dict[str, Candidate]:
-    """The company's failures among these ids, with their stored charge and any claim.
+    """The company's failures among these ids, with their stored charge, any claim, and
+    whether a version replayed here is still unanswered by the formatter.
 
     Locks the failure rows (FOR UPDATE, where the database has it) so two requests handled
     at once by two instances cannot both replay one failure.
@@ -148,6 +149,21 @@ def _load_chunk(conn: Connection, company_id: str, ids: list[str]) -> dict[str, 
             select(ch.charge_id, func.max(ch.version)).where(ch.charge_id.in_(found)).group_by(ch.charge_id)
         ).all()
     )
+    answered = dict(
+        conn.execute(
+            select(ch.charge_id, func.max(ch.version))
+            .where(ch.charge_id.in_(found), ch.outcome != "held")
+            .group_by(ch.charge_id)
+        ).all()
+    )
+    i = items.c
+    replayed = dict(
+        conn.execute(
+            select(i.charge_id, func.max(i.new_version))
+            .where(i.charge_id.in_(found), i.outcome == "replayed")
+            .group_by(i.charge_id)
+        ).all()
+    )
     out.update(
         {
             r.charge_id: Candidate(
@@ -163,6 +179,7 @@ def _load_chunk(conn: Connection, company_id: str, ids: list[str]) -> dict[str, 
                 codes=frozenset(codes.get(r.charge_id, ())),
                 charge=stored_charge(stored[r.charge_id]) if r.charge_id in stored else None,
                 claim_id=claimed[r.charge_id][0] if r.charge_id in claimed else None,
+                awaiting_replay=(replayed.get(r.charge_id) or 0) > (answered.get(r.charge_id) or 0),
             )
             for r in rows
         }

@@ -1,7 +1,9 @@
 """The reprocess handler against a real database (SQLite, PostgreSQL), without a broker.
 
 The formatter's tables are filled by running FormatterHandler on test charges, and the
-replayed charges are fed back to it, as the pipeline does.
+replayed charges are fed back to it, as the pipeline does. The formatter reads each result
+as the announcement of its replays (workers/formatter/replays.py) right after the request,
+unless a test holds it back to look at the time in between.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tests.factories import charge
 from workers.common.messages import Incoming, Outgoing, Received
 from workers.formatter import tables as ft
 from workers.formatter.handler import FormatterHandler
+from workers.formatter.replays import ReplayAnnouncements
 from workers.formatter.rules import RuleBook
 from workers.reprocess import storage
 from workers.reprocess.handler import ReprocessHandler
@@ -46,11 +49,25 @@ def format_charges(engine: Engine, charges: Sequence[Charge], day: int = 0) -> l
         return handler.handle(conn, [incoming(c, i) for i, c in enumerate(charges)])
 
 
-def reprocess(engine: Engine, *requests: ReprocessRequest) -> list[Outgoing]:
+def reprocess(engine: Engine, *requests: ReprocessRequest, announce: bool = True) -> list[Outgoing]:
     with unit_of_work(engine) as conn:
-        return ReprocessHandler(clock=lambda: NOW).handle(
+        out = ReprocessHandler(clock=lambda: NOW).handle(
             conn, [incoming(r, i) for i, r in enumerate(requests)]
         )
+    if announce:
+        announced(engine, out)
+    return out
+
+
+def announced(engine: Engine, out: list[Outgoing]) -> None:
+    """The formatter reads the results among `out`, as its replays' announcements."""
+    results = [o for o in out if o.topic.endswith("billing.reprocess-results")]
+    batch = [
+        Incoming(decode(o.value, ReprocessResult), Received("r", 0, i, o.key, o.value))
+        for i, o in enumerate(results)
+    ]
+    with unit_of_work(engine) as conn:
+        ReplayAnnouncements(clock=lambda: NOW).handle(conn, batch)
 
 
 def request(request_id: str = "R-1", **overrides: Any) -> ReprocessRequest:
@@ -255,3 +272,38 @@ def test_a_correction_may_not_move_a_charge_to_another_companys_entities(engine:
     assert "practice_id" in why["CH-1"] and "not one of this company's" in why["CH-1"]
     assert "bill_id" in why["CH-3"]
     assert failure_row(engine, "CH-1").status == "open"
+
+
+def test_before_the_formatter_reads_the_announcement_a_replay_is_not_replayed_again(
+    engine: Engine,
+) -> None:
+    format_charges(engine, broken())
+    out = reprocess(engine, request("R-1", charge_ids=["CH-3"]), announce=False)
+    (replayed,), _ = split(out)
+    # Reprocess wrote nothing of the formatter's: the failure is open until the formatter
+    # reads the result, and reprocess's own record of the replay holds a second request off.
+    assert failure_row(engine, "CH-3").status == "open"
+    again = reprocess(engine, request("R-2", charge_ids=["CH-3"]), announce=False)
+    assert split(again)[1][0].skipped[0].reason == "already being reprocessed"
+    # Once the formatter answers the replay (here, failing again), it may be replayed again.
+    format_charges(engine, [replayed], day=1)
+    announced(engine, out)  # the announcement arrives late: it changes nothing
+    assert failure_row(engine, "CH-3").status == "open"
+    (third,), _ = split(reprocess(engine, request("R-3", charge_ids=["CH-3"])))
+    assert third.version == 3
+
+
+def test_a_replay_held_before_its_announcement_still_waits(engine: Engine) -> None:
+    format_charges(engine, broken())
+    hold = dt.date(2026, 12, 15)
+    out = reprocess(
+        engine,
+        request(charge_ids=["CH-2"], claim_delay_until=hold, corrections={"CH-2": {"modifiers": ["GP"]}}),
+        announce=False,
+    )
+    (replayed,), _ = split(out)
+    assert not format_charges(engine, [replayed])  # held
+    again = reprocess(engine, request("R-2", charge_ids=["CH-2"]), announce=False)
+    assert split(again)[1][0].skipped[0].reason == "already being reprocessed"
+    announced(engine, out)
+    assert failure_row(engine, "CH-2").status == "reprocessing"
