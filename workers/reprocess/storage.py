@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import (
     Connection,
+    case,
     exists,
     func,
     insert,
@@ -144,18 +145,22 @@ def _load_chunk(conn: Connection, company_id: str, ids: list[str]) -> dict[str, 
             )
         ).all()
     )
-    newest = dict(
-        conn.execute(
-            select(ch.charge_id, func.max(ch.version)).where(ch.charge_id.in_(found)).group_by(ch.charge_id)
-        ).all()
-    )
-    answered = dict(
-        conn.execute(
-            select(ch.charge_id, func.max(ch.version))
-            .where(ch.charge_id.in_(found), ch.outcome != "held")
-            .group_by(ch.charge_id)
-        ).all()
-    )
+    # The newest version stored (a held one included: a replay must be newer still), and
+    # the newest the formatter has answered (a held version is not an answer yet).
+    newest: dict[str, int] = {}
+    answered: dict[str, int] = {}
+    for charge_id, stored_version, answered_version in conn.execute(
+        select(
+            ch.charge_id,
+            func.max(ch.version),
+            func.max(case((ch.outcome != "held", ch.version))),
+        )
+        .where(ch.charge_id.in_(found))
+        .group_by(ch.charge_id)
+    ):
+        newest[charge_id] = stored_version
+        if answered_version is not None:
+            answered[charge_id] = answered_version
     i = items.c
     replayed = dict(
         conn.execute(
