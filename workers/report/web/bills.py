@@ -102,13 +102,16 @@ def bills_page(
     chosen_status = status_filter if status_filter in STATUS_VALUES else ""
     text, current = q[:MAX_QUERY], payer[:MAX_QUERY]
     with request.app.state.engine.connect() as conn:
-        patients = patients_of(conn, company_id)
+        # Every bill's patient only when the text may name one; otherwise the shown page's.
+        patients = patients_of(conn, company_id) if text.strip() else None
         found = find_bills(
             posting_read.load_all_bills(conn, company_id), text, chosen_status, current, patients
         )
-    pages = max(1, -(-len(found) // PAGE_SIZE))
-    number = min(_page_number(page), pages)
-    shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        pages = max(1, -(-len(found) // PAGE_SIZE))
+        number = min(_page_number(page), pages)
+        shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        if patients is None:
+            patients = patients_of(conn, company_id, [b.bill_id for b in shown])
     query = {"company": company_id, "q": text, "status": chosen_status, "payer": current}
     return render(
         request,
