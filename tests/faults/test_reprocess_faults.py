@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
 import time
 from collections import defaultdict
@@ -23,6 +24,7 @@ import pytest
 
 from contracts import FailureFilters, ReprocessRequest
 from contracts.codec import encode
+from contracts.reprocess import MAX_CORRECTED_FIELDS, MAX_CORRECTION_VALUE_CHARS
 from contracts.topics import (
     CHARGE_FAILURES,
     CHARGES,
@@ -56,10 +58,33 @@ REQUESTED_AT = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 
 def fixes(broken: SampleCharge, valid: SampleCharge) -> dict[str, Any]:
     """The corrections that turn a broken sample charge back into the valid one it was made
-    from (generate_samples draws the valid charges before it breaks any)."""
+    from (generate_samples draws the valid charges before it breaks any), within the
+    contract's bounds: a value too long to send whole (a charge's payers) is corrected field
+    by field, as a biller's page would, and a charge whose fix cannot be sent is replayed
+    uncorrected (it fails again, which the checks allow)."""
     was = valid.charge.model_dump(mode="json")
     now = broken.charge.model_dump(mode="json")
-    return {k: v for k, v in was.items() if k not in PROTECTED and now.get(k) != v}
+    out: dict[str, Any] = {}
+    for key, value in was.items():
+        if key not in PROTECTED:
+            _fix(key, value, now.get(key), out)
+    fits = len(out) <= MAX_CORRECTED_FIELDS and all(
+        len(json.dumps(v, default=str)) <= MAX_CORRECTION_VALUE_CHARS for v in out.values()
+    )
+    return out if fits else {}
+
+
+def _fix(path: str, was: Any, now: Any, out: dict[str, Any]) -> None:
+    if was == now:
+        return
+    same_shape = (isinstance(was, dict) and isinstance(now, dict) and was.keys() == now.keys()) or (
+        isinstance(was, list) and isinstance(now, list) and len(was) == len(now)
+    )
+    if not same_shape or len(json.dumps(was, default=str)) <= MAX_CORRECTION_VALUE_CHARS:
+        out[path] = was
+        return
+    for key, value in was.items() if isinstance(was, dict) else enumerate(was):
+        _fix(f"{path}.{key}", value, now[key], out)
 
 
 def make_requests(
