@@ -6,11 +6,11 @@ times Prometheus's default rate. "Off" is the same worker with `CLAIMFLOW_METRIC
 Each round starts both at once, on their own copies of the same input, and compares their
 CPU per message over the span both are working: a CPU-bound worker's throughput is the
 inverse of it. Running them side by side rather than one after the other is what makes the
-figure steady. On this machine the CPU per message of one setting moved by up to 50%
+figure steadier. On this machine the CPU per message of one setting moved by up to 50%
 between consecutive runs (a virtual machine's CPU time includes what its host takes), far
 more than the 3% being checked; two processes running at the same moment share whatever
-the host does. Rounds alternate which process starts first; the figure is the median
-round's ratio, with the spread of the rounds beside it.
+the host does. Rounds alternate which process starts first; the figure is the geometric
+mean of the rounds' ratios, with a 95% interval and the spread of the rounds beside it.
 """
 
 from __future__ import annotations
