@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tests.browser.conftest import axe_violations, shot
 from tests.browser.workspace import ACME, Workspace
+from workers.clearinghouse import read as x12_read
 from workers.posting import storage
 from workers.posting.bill import Bill
 from workers.posting.tables import bills as bills_table
@@ -33,6 +34,18 @@ def wait_for_bills(ws: Workspace, company: str, at_least: int = 6, timeout: floa
             return found
         time.sleep(0.5)
     raise TimeoutError(f"{len(found)} bills of {company} opened in {timeout:.0f} s")
+
+
+def wait_for_837p(ws: Workspace, bill_id: str, timeout: float = 60) -> None:
+    """Until the clearinghouse worker has written the bill's claim into an 837P file: it reads
+    the claims beside the posting worker that opens the bills, and may come second."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with ws.engine.connect() as conn:
+            if any(c.get("file_name") for c in x12_read.bill_claims(conn, bill_id)):
+                return
+        time.sleep(0.25)
+    raise TimeoutError(f"no 837P file for bill {bill_id} in {timeout:.0f} s")
 
 
 _taken: set[str] = set()
@@ -68,6 +81,7 @@ def audited(browser: Browser) -> Iterator[Page]:
 
 def test_find_a_bill_and_post_a_payment(workspace: Workspace, page: Page) -> None:
     bill = fresh_bill(workspace)
+    wait_for_837p(workspace, bill.bill_id)
     workspace.sign_in(page, "amy", "/bills")
     assert page.get_by_role("heading", name="Bills").is_visible()
     shot(page, "bills-list")
