@@ -207,6 +207,12 @@ def reopen_refused(conn: Connection, refused: Mapping[str, tuple[int, str]], now
         version, reason = refused[row.charge_id]
         if version < row.latest_version:
             continue
+        if row.status == "reprocessing":
+            conn.execute(
+                update(t.failures)
+                .where(f.charge_id == row.charge_id, f.status == "reprocessing")
+                .values(status="open", updated_at=now)
+            )
         message = f"reprocessed version {version} was not formatted: {reason}"[:2000]
         given = conn.execute(
             select(r.position).where(
@@ -215,12 +221,6 @@ def reopen_refused(conn: Connection, refused: Mapping[str, tuple[int, str]], now
         ).first()
         if given is not None:
             continue
-        if row.status == "reprocessing":
-            conn.execute(
-                update(t.failures)
-                .where(f.charge_id == row.charge_id, f.status == "reprocessing")
-                .values(status="open", updated_at=now)
-            )
         last = conn.execute(select(func.max(r.position)).where(r.charge_id == row.charge_id)).scalar()
         conn.execute(
             insert(t.failure_reasons).values(
