@@ -17,10 +17,7 @@ from typing import Any
 from bench import data
 from bench.common import BenchEnv, GroupWatch, output_span, produce, start_worker
 from bench.memory import RssSeries
-from bench.scrape import Scrapes, scrape_metrics, scrape_once
 from contracts.topics import CHARGE_FAILURES, CHARGES, CLAIMS, DEAD_LETTER, POSTING_RESULTS, POSTINGS
-from devtools.testing.ports import free_port
-from workers.common.health import PORT_OFFSETS
 
 
 async def _measure(
@@ -34,20 +31,14 @@ async def _measure(
     label: str,
     timeout: float,
     processes: int = 1,
-    metrics: bool = False,
 ) -> dict[str, Any]:
-    # With metrics on, the first process serves them on a free port (the base is set so that
-    # base + the worker's offset is that port) and is scraped every second meanwhile.
-    port = free_port()
-    settings = {"CLAIMFLOW_METRICS_PORT": str(port - PORT_OFFSETS[worker])} if metrics else {}
+    # Metrics are off here (bench/overhead.py measures what they cost).
     procs = [
-        start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}", **settings)
+        start_worker(env, worker, prefix, database_url, label if i == 0 else f"{label}-{i + 1}")
         for i in range(processes)
     ]
     proc = procs[0]
     series = RssSeries()
-    scrapes = Scrapes()
-    scraper = asyncio.ensure_future(scrape_metrics(port, scrapes)) if metrics else None
     try:
         async with GroupWatch(env.bootstrap, f"{prefix}claimflow-{worker}", prefix + input_topic) as watch:
             # Every member in the group before the clock starts: a late joiner's rebalance
@@ -66,9 +57,6 @@ async def _measure(
                 series.add(time.time() - started, done, proc.rss_kb())
             cpu_at_end = proc.cpu_seconds()
     finally:
-        if scraper is not None:
-            scraper.cancel()
-            await scrape_once(port, scrapes)
         for p in procs:
             await asyncio.to_thread(p.stop)
     span = await output_span(env.bootstrap, [prefix + t for t in outputs])
@@ -92,13 +80,10 @@ async def _measure(
             if cpu_at_start is not None and cpu_at_end is not None
             else None
         ),
-        **({"metrics_scrapes": scrapes.__dict__} if metrics else {}),
     }
 
 
-async def formatter(
-    env: BenchEnv, n: int, timeout: float = 3600, processes: int = 1, metrics: bool = False
-) -> dict[str, Any]:
+async def formatter(env: BenchEnv, n: int, timeout: float = 3600, processes: int = 1) -> dict[str, Any]:
     """Charges in, claims and charge failures out, on SQLite (the formatter's default store).
 
     `processes` > 1 runs that many formatters in one consumer group on one SQLite file.
@@ -117,12 +102,11 @@ async def formatter(
         f"formatter-{processes}" if processes > 1 else "formatter",
         timeout,
         processes,
-        metrics,
     )
 
 
 async def posting(
-    env: BenchEnv, n: int, database: str, timeout: float = 3600, processes: int = 1, metrics: bool = False
+    env: BenchEnv, n: int, database: str, timeout: float = 3600, processes: int = 1
 ) -> dict[str, Any]:
     """Postings in, posting results out, every posting committed; bills opened beforehand.
 
@@ -144,7 +128,6 @@ async def posting(
         f"posting-{database}",
         timeout,
         processes,
-        metrics,
     )
     result["bills_seeded"] = seeded
     return result
